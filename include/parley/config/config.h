@@ -1,0 +1,102 @@
+// Config: everything an operator can set in parleyd's YAML file.
+//
+// Each struct mirrors one section of the file; every member carries its default. The file's
+// keys are the member names (`limits.send_rate_per_s`). Relative paths in the file are taken
+// relative to the folder of the file itself, so a config works whatever the working folder.
+
+#ifndef PARLEY_CONFIG_CONFIG_H_
+#define PARLEY_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace parley::config {
+
+struct TlsConfig {
+  bool enabled = false;   // Serve wss:// instead of ws:// on the client listener.
+  std::string cert_file;  // PEM certificate chain. Required when enabled.
+  std::string key_file;   // PEM private key. Required when enabled.
+};
+
+struct ListenConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0 picks a free port (tests).
+  TlsConfig tls;
+};
+
+struct AdminConfig {
+  std::string address = "127.0.0.1";  // Loopback: metrics are not for the internet.
+  std::uint16_t port = 9090;          // 0 picks a free port (tests).
+};
+
+struct AuthConfig {
+  std::string hmac_secret;       // HS256 secret for client tokens; or:
+  std::string hmac_secret_file;  // a file whose content (trailing newline trimmed) is it.
+  // Exactly one of the two must be set; the loaded secret ends up here.
+  std::string secret;
+};
+
+struct StorageConfig {
+  std::string path = "data";  // RocksDB folder.
+  bool sync = true;           // Sync the WAL before acknowledging; false only for benchmarks.
+};
+
+struct LimitsConfig {
+  std::uint32_t connect_timeout_s = 10;   // Upgrade plus `connect` must finish within this.
+  std::uint32_t idle_timeout_s = 60;      // Silent connections (no frame, no pong) close then.
+  std::uint32_t max_frame_bytes = 65536;  // Larger frames close the connection with 1009.
+  std::uint32_t send_rate_per_s = 20;     // Sustained sends per user; bursts up to twice it.
+  std::uint32_t typing_rate_per_s = 5;    // Typing events per user; excess dropped silently.
+  std::uint64_t mailbox_max_items = 100000;  // A send beyond this answers MAILBOX_FULL.
+  std::uint32_t max_connections = 1000000;   // Upgrades beyond this get HTTP 503.
+  // Rejections (rate limit, undecodable frames) tolerated in a row before closing with 4003.
+  std::uint32_t violations_before_close = 50;
+};
+
+struct DeliveryConfig {
+  std::uint32_t window = 256;  // Unacknowledged items in flight per session; at least 16.
+};
+
+struct RetentionConfig {
+  std::uint32_t undelivered_days = 365;  // Mailbox items expire this long after sent_at_ms.
+  std::uint32_t dedup_days = 30;         // A resend within this window is stored once.
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off.
+};
+
+struct ServerConfig {
+  std::uint32_t threads = 0;  // Network threads; 0 means one per core.
+};
+
+struct Config {
+  ListenConfig listen;
+  AdminConfig admin;
+  AuthConfig auth;
+  StorageConfig storage;
+  LimitsConfig limits;
+  DeliveryConfig delivery;
+  RetentionConfig retention;
+  LogConfig log;
+  ServerConfig server;
+};
+
+// Thrown by LoadConfig; what() names the file and the offending key.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads, validates and resolves a config file: unknown keys, wrong types and values out of
+// range are errors naming the key (with a did-you-mean for a misspelt key); relative paths
+// are resolved against the file's folder; the HMAC secret is loaded. Throws ConfigError.
+Config LoadConfig(const std::string& path);
+
+// The same for YAML text; `base_dir` resolves relative paths. Throws ConfigError.
+Config ParseConfig(const std::string& yaml_text, const std::string& base_dir);
+
+}  // namespace parley::config
+
+#endif  // PARLEY_CONFIG_CONFIG_H_

@@ -1,0 +1,160 @@
+// Store: Parley's durable state in one embedded RocksDB instance.
+//
+// Column families (key layouts in docs/storage.md and src/storage/keys.h):
+//   mailbox  per-user queues of items (messages and receipts) waiting for delivery
+//   dedup    one record per (sender, client_msg_id), so that a resent message is stored once
+//   users    one record per user who has ever connected: retention choice and seq counters
+//
+// Every mutation goes through one writer thread that drains a queue of operations into one
+// WriteBatch and writes it with the WAL synced (group commit): one fsync serves every
+// operation of the batch, and no caller ever waits on the disk. Only after the batch is on
+// disk are the operations' callbacks run and the new mailbox items handed to the ItemSink.
+// Reads of mailbox pages run on a small pool of reader threads.
+//
+// Thread safety: every public method may be called from any thread. Callbacks run on the
+// writer or a reader thread: they must be quick and must not block (post the work to where
+// it belongs).
+
+#ifndef PARLEY_STORAGE_STORE_H_
+#define PARLEY_STORAGE_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parley/common/clock.h"
+#include "parley/common/status.h"
+#include "parley/v1/parley.pb.h"
+
+namespace parley::storage {
+
+struct StoreOptions {
+  // Folder of the RocksDB instance; created if missing.
+  std::string path;
+
+  // Sync the WAL on every batch. False loses the last acknowledged messages on a power cut;
+  // only for benchmarks.
+  bool sync = true;
+
+  // A send to a mailbox holding this many unacknowledged items answers kMailboxFull.
+  std::uint64_t mailbox_max_items = 100'000;
+
+  // Lifetimes, counted from the item's sent_at_ms (or a receipt's at_ms).
+  std::int64_t undelivered_ttl_ms = 365LL * 24 * 3600 * 1000;
+  std::int64_t dedup_ttl_ms = 30LL * 24 * 3600 * 1000;
+
+  // Most operations folded into one synced batch; bounds the latency a batch adds.
+  std::size_t max_batch_ops = 2048;
+
+  // Reader threads for mailbox pages.
+  int reader_threads = 2;
+
+  // Source of time for sent_at_ms and expiry. Not owned; must outlive the Store.
+  const Clock* clock = nullptr;
+};
+
+// A mailbox item that a committed batch added, handed to the ItemSink for live delivery.
+struct NewItem {
+  std::string user;  // Owner of the mailbox.
+  std::shared_ptr<const v1::Item> item;
+};
+
+// Receives the items of each committed batch, on the writer thread, in seq order per user.
+using ItemSink = std::function<void(std::vector<NewItem> items)>;
+
+struct SessionInfo {
+  std::uint32_t history_days = 0;
+  std::uint64_t last_seq = 0;   // Highest seq ever given in the user's mailbox.
+  std::uint64_t acked_seq = 0;  // After applying the connect's ack_seq.
+  std::uint64_t pending = 0;    // Items still waiting: last_seq - acked_seq.
+  bool created = false;         // The user record was made by this call.
+};
+
+struct SendRequest {
+  std::string from;
+  std::string to;
+  std::string client_msg_id;
+  std::string text;
+};
+
+enum class SendOutcome {
+  kStored,            // New message; it is on disk.
+  kDuplicate,         // Stored before: sent_at_ms and seq are the original's.
+  kUnknownRecipient,  // `to` has never connected.
+  kMailboxFull,       // `to` has mailbox_max_items unacknowledged items.
+  kUnavailable,       // The write failed; nothing was stored.
+};
+
+struct SendResult {
+  SendOutcome outcome = SendOutcome::kUnavailable;
+  std::int64_t sent_at_ms = 0;
+  std::uint64_t seq = 0;
+};
+
+enum class MarkReadOutcome { kStored, kUnknownRecipient, kUnavailable };
+
+struct MailboxPage {
+  std::vector<v1::Item> items;  // Ascending seq, all above the requested seq.
+  bool reached_end = false;     // No item above the last one returned existed at the read.
+};
+
+// Counters for the admin endpoint; updated by the writer with relaxed atomics.
+struct StoreStats {
+  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> batched_ops{0};
+  std::atomic<std::uint64_t> failed_batches{0};
+  std::atomic<std::uint64_t> messages_stored{0};
+  std::atomic<std::uint64_t> receipts_stored{0};
+  std::atomic<std::uint64_t> items_deleted{0};
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database and starts the writer and reader threads.
+  // Fails with a Status naming the path when RocksDB cannot open it.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, ItemSink sink);
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Finishes every queued write, then stops the threads and closes the database.
+  virtual ~Store() = default;
+
+  // Creates the user's record on her first connect, then treats `ack_seq` (clamped to the
+  // highest seq committed before this batch) as an Ack. Completes with her state.
+  virtual void OpenSession(std::string user, std::uint64_t ack_seq,
+                           std::function<void(Result<SessionInfo>)> done) = 0;
+
+  // Stores a message in the recipient's mailbox together with its dedup record, giving it the
+  // recipient's next seq; see SendOutcome for the answers.
+  virtual void Send(SendRequest request, std::function<void(SendResult)> done) = 0;
+
+  // Deletes the user's items up to `seq` (clamped to the highest seq committed before this
+  // batch) and puts a DELIVERED receipt into the sender's mailbox for each acknowledged
+  // message. `done` may be empty.
+  virtual void Ack(std::string user, std::uint64_t seq, std::function<void(Status)> done) = 0;
+
+  // Puts one READ receipt per id into `peer`'s mailbox, naming `reader` as the peer.
+  virtual void MarkRead(std::string reader, std::string peer, std::vector<std::string> ids,
+                        std::function<void(MarkReadOutcome)> done) = 0;
+
+  // Reads up to `limit` unexpired items of `user` with seq above `after_seq`, on a reader
+  // thread; never loads more than one page.
+  virtual void ReadMailbox(std::string user, std::uint64_t after_seq, std::size_t limit,
+                           std::function<void(Result<MailboxPage>)> done) = 0;
+
+  // True when the database accepts a synced write right now (for /readyz). Blocks briefly.
+  virtual bool IsWritable() = 0;
+
+  virtual const StoreStats& stats() const = 0;
+
+ protected:
+  Store() = default;
+};
+
+}  // namespace parley::storage
+
+#endif  // PARLEY_STORAGE_STORE_H_
