@@ -22,9 +22,9 @@ Result<std::string> VerifyToken(std::string_view token, std::string_view secret,
                                 std::int64_t now_ms);
 
 // Mints a token for `user` that expires `ttl_s` seconds after `now_ms`, for development and
-// tests. Fails only if `user` is not a valid user id.
-Result<std::string> MintToken(std::string_view user, std::string_view secret,
-                              std::int64_t now_ms, std::int64_t ttl_s);
+// tests. Fails only if `user` is not a valid user id or `secret` is empty.
+Result<std::string> MintToken(std::string_view user, std::string_view secret, std::int64_t now_ms,
+                              std::int64_t ttl_s);
 
 }  // namespace parley::auth
 

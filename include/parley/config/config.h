@@ -3,6 +3,7 @@
 // Each struct mirrors one section of the file; every member carries its default. The file's
 // keys are the member names (`limits.send_rate_per_s`). Relative paths in the file are taken
 // relative to the folder of the file itself, so a config works whatever the working folder.
+// Ranges are inclusive and checked by LoadConfig; docs/configuration.md is the operator's view.
 
 #ifndef PARLEY_CONFIG_CONFIG_H_
 #define PARLEY_CONFIG_CONFIG_H_
@@ -21,19 +22,19 @@ struct TlsConfig {
 
 struct ListenConfig {
   std::string address = "127.0.0.1";
-  std::uint16_t port = 8080;  // 0 picks a free port (tests).
+  std::uint16_t port = 8080;  // 0..65535; 0 picks a free port (tests).
   TlsConfig tls;
 };
 
 struct AdminConfig {
   std::string address = "127.0.0.1";  // Loopback: metrics are not for the internet.
-  std::uint16_t port = 9090;          // 0 picks a free port (tests).
+  std::uint16_t port = 9090;          // 0..65535; 0 picks a free port (tests).
 };
 
 struct AuthConfig {
   std::string hmac_secret;       // HS256 secret for client tokens; or:
   std::string hmac_secret_file;  // a file whose content (trailing newline trimmed) is it.
-  // Exactly one of the two must be set; the loaded secret ends up here.
+  // Exactly one of the two must be set; the loaded secret, at least 32 bytes, ends up here.
   std::string secret;
 };
 
@@ -43,11 +44,14 @@ struct StorageConfig {
 };
 
 struct LimitsConfig {
-  std::uint32_t connect_timeout_s = 10;   // Upgrade plus `connect` must finish within this.
-  std::uint32_t idle_timeout_s = 60;      // Silent connections (no frame, no pong) close then.
-  std::uint32_t max_frame_bytes = 65536;  // Larger frames close the connection with 1009.
-  std::uint32_t send_rate_per_s = 20;     // Sustained sends per user; bursts up to twice it.
-  std::uint32_t typing_rate_per_s = 5;    // Typing events per user; excess dropped silently.
+  // Ranges: connect_timeout_s 1..300, idle_timeout_s 5..3600, max_frame_bytes 1024..16777216,
+  // send_rate_per_s 1..10000, typing_rate_per_s 1..1000, mailbox_max_items 1..100000000,
+  // max_connections 1..10000000, violations_before_close 1..100000.
+  std::uint32_t connect_timeout_s = 10;      // Upgrade plus `connect` must finish within this.
+  std::uint32_t idle_timeout_s = 60;         // Silent connections (no frame, no pong) close then.
+  std::uint32_t max_frame_bytes = 65536;     // Larger frames close the connection with 1009.
+  std::uint32_t send_rate_per_s = 20;        // Sustained sends per user; bursts up to twice it.
+  std::uint32_t typing_rate_per_s = 5;       // Typing events per user; excess dropped silently.
   std::uint64_t mailbox_max_items = 100000;  // A send beyond this answers MAILBOX_FULL.
   std::uint32_t max_connections = 1000000;   // Upgrades beyond this get HTTP 503.
   // Rejections (rate limit, undecodable frames) tolerated in a row before closing with 4003.
@@ -55,10 +59,11 @@ struct LimitsConfig {
 };
 
 struct DeliveryConfig {
-  std::uint32_t window = 256;  // Unacknowledged items in flight per session; at least 16.
+  std::uint32_t window = 256;  // Unacknowledged items in flight per session; 16..65536.
 };
 
 struct RetentionConfig {
+  // Both 1..3650 days.
   std::uint32_t undelivered_days = 365;  // Mailbox items expire this long after sent_at_ms.
   std::uint32_t dedup_days = 30;         // A resend within this window is stored once.
 };
@@ -68,7 +73,7 @@ struct LogConfig {
 };
 
 struct ServerConfig {
-  std::uint32_t threads = 0;  // Network threads; 0 means one per core.
+  std::uint32_t threads = 0;  // Network threads, 0..1024; 0 means one per core.
 };
 
 struct Config {
@@ -83,7 +88,8 @@ struct Config {
   ServerConfig server;
 };
 
-// Thrown by LoadConfig; what() names the file and the offending key.
+// Thrown by LoadConfig and ParseConfig. what() reads `<file>: <dotted.key>: <problem>` (the
+// file is `<config>` for ParseConfig); it never contains the HMAC secret.
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

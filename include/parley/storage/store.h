@@ -12,8 +12,10 @@
 // Reads of mailbox pages run on a small pool of reader threads.
 //
 // Thread safety: every public method may be called from any thread. Callbacks run on the
-// writer or a reader thread: they must be quick and must not block (post the work to where
-// it belongs).
+// writer or a reader thread: they must be quick, must not block (post the work to where it
+// belongs) and must not throw. A call made while the Store shuts down (say, from a callback of
+// the final drain) is refused at once with kUnavailable, its callback run on the calling
+// thread.
 
 #ifndef PARLEY_STORAGE_STORE_H_
 #define PARLEY_STORAGE_STORE_H_
@@ -29,6 +31,10 @@
 #include "parley/common/status.h"
 #include "parley/v1/parley.pb.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace parley::storage {
 
 struct StoreOptions {
@@ -42,18 +48,28 @@ struct StoreOptions {
   // A send to a mailbox holding this many unacknowledged items answers kMailboxFull.
   std::uint64_t mailbox_max_items = 100'000;
 
-  // Lifetimes, counted from the item's sent_at_ms (or a receipt's at_ms).
+  // Lifetimes, counted from the item's sent_at_ms (or a receipt's at_ms). 0 or less: never
+  // expires.
   std::int64_t undelivered_ttl_ms = 365LL * 24 * 3600 * 1000;
   std::int64_t dedup_ttl_ms = 30LL * 24 * 3600 * 1000;
 
   // Most operations folded into one synced batch; bounds the latency a batch adds.
   std::size_t max_batch_ops = 2048;
 
-  // Reader threads for mailbox pages.
+  // Reader threads for mailbox pages. At least 1.
   int reader_threads = 2;
 
-  // Source of time for sent_at_ms and expiry. Not owned; must outlive the Store.
+  // The writer caches user records (about 100 bytes each); past this many it drops them all
+  // between two batches and reloads on demand. Bounds memory, costs one read per user after.
+  std::size_t user_cache_max_entries = 1'000'000;
+
+  // Source of time for sent_at_ms and expiry. Not owned; must outlive the Store. Null: the
+  // system clock.
   const Clock* clock = nullptr;
+
+  // RocksDB's environment, for tests that inject faults. Not owned; must outlive the Store.
+  // Null: RocksDB's default.
+  rocksdb::Env* env = nullptr;
 };
 
 // A mailbox item that a committed batch added, handed to the ItemSink for live delivery.
@@ -62,7 +78,8 @@ struct NewItem {
   std::shared_ptr<const v1::Item> item;
 };
 
-// Receives the items of each committed batch, on the writer thread, in seq order per user.
+// Receives the items of each committed batch, on the writer thread, in seq order per user,
+// before the callbacks of that batch run. Not called for a batch that added no item.
 using ItemSink = std::function<void(std::vector<NewItem> items)>;
 
 struct SessionInfo {
@@ -114,7 +131,8 @@ struct StoreStats {
 class Store {
  public:
   // Opens (creating if needed) the database and starts the writer and reader threads.
-  // Fails with a Status naming the path when RocksDB cannot open it.
+  // Fails with a Status naming the path when RocksDB cannot open it, and with
+  // kInvalidArgument for an empty path, max_batch_ops 0 or reader_threads below 1.
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, ItemSink sink);
 
   Store(const Store&) = delete;
@@ -124,12 +142,13 @@ class Store {
   virtual ~Store() = default;
 
   // Creates the user's record on her first connect, then treats `ack_seq` (clamped to the
-  // highest seq committed before this batch) as an Ack. Completes with her state.
+  // highest seq committed before this batch) as an Ack. Completes with her state, or with
+  // kInvalidArgument for a user id that is empty or contains NUL, or with the failure.
   virtual void OpenSession(std::string user, std::uint64_t ack_seq,
                            std::function<void(Result<SessionInfo>)> done) = 0;
 
   // Stores a message in the recipient's mailbox together with its dedup record, giving it the
-  // recipient's next seq; see SendOutcome for the answers.
+  // recipient's next seq; see SendOutcome for the answers. Sending to oneself is allowed.
   virtual void Send(SendRequest request, std::function<void(SendResult)> done) = 0;
 
   // Deletes the user's items up to `seq` (clamped to the highest seq committed before this
@@ -138,11 +157,13 @@ class Store {
   virtual void Ack(std::string user, std::uint64_t seq, std::function<void(Status)> done) = 0;
 
   // Puts one READ receipt per id into `peer`'s mailbox, naming `reader` as the peer.
+  // kUnknownRecipient when `peer` has never connected; no ids is a successful no-op.
   virtual void MarkRead(std::string reader, std::string peer, std::vector<std::string> ids,
                         std::function<void(MarkReadOutcome)> done) = 0;
 
   // Reads up to `limit` unexpired items of `user` with seq above `after_seq`, on a reader
-  // thread; never loads more than one page.
+  // thread; never loads more than one page. An unparsable item fails the read with
+  // kCorruption; a user id that is empty or contains NUL with kInvalidArgument.
   virtual void ReadMailbox(std::string user, std::uint64_t after_seq, std::size_t limit,
                            std::function<void(Result<MailboxPage>)> done) = 0;
 

@@ -1,0 +1,58 @@
+// Metrics: the daemon's counters and gauges, rendered in the Prometheus text format.
+
+#ifndef PARLEY_ADMIN_METRICS_H_
+#define PARLEY_ADMIN_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "parley/v1/parley.pb.h"
+
+namespace parley::storage {
+struct StoreStats;
+}
+
+namespace parley::admin {
+
+// A monotonically increasing count. Relaxed atomics: figures for humans, not for logic.
+class Counter {
+ public:
+  void Add(std::uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+class Gauge {
+ public:
+  void Add(std::int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
+  std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> value_{0};
+};
+
+struct Metrics {
+  Gauge connections;          // Open client connections, authenticated or not.
+  Counter connections_total;  // Connections accepted since start.
+  Counter connections_refused;  // Turned away at the connection cap.
+  Gauge sessions;             // Authenticated sessions.
+  Counter messages_accepted;  // Sends stored (new, not duplicates).
+  Counter messages_duplicate;  // Sends answered as duplicates.
+  Counter items_pushed;       // Mailbox items written to a session (live or paged).
+  Counter items_acked;        // Items acknowledged by their recipients.
+  Counter typing_relayed;
+  // Error frames sent, by Error.Code.
+  std::array<Counter, v1::Error::Code_ARRAYSIZE> errors;
+  Counter protocol_closes;  // Connections closed with 4003.
+};
+
+// Renders every metric, each name prefixed `parley_`.
+std::string RenderPrometheus(const Metrics& metrics, const storage::StoreStats& store);
+
+}  // namespace parley::admin
+
+#endif  // PARLEY_ADMIN_METRICS_H_

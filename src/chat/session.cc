@@ -1,0 +1,457 @@
+#include "parley/chat/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "parley/admin/metrics.h"
+#include "parley/auth/token.h"
+#include "parley/chat/router.h"
+#include "parley/chat/session_registry.h"
+#include "parley/common/clock.h"
+#include "parley/common/utf8.h"
+#include "parley/storage/store.h"
+
+namespace parley::chat {
+
+namespace {
+
+constexpr std::size_t kMaxTextChars = 1000;
+constexpr std::size_t kMaxClientMsgIdChars = 64;
+
+bool IsValidClientMsgId(std::string_view id) {
+  const auto chars = CountUtf8Chars(id);
+  return chars && *chars >= 1 && *chars <= kMaxClientMsgIdChars;
+}
+
+}  // namespace
+
+Session::Session(const ChatContext& context, Connection* connection, Executor executor,
+                 std::uint64_t connection_id)
+    : context_(context),
+      connection_(connection),
+      executor_(std::move(executor)),
+      connection_id_(connection_id),
+      send_limiter_(context.limits.send_rate_per_s, 2 * context.limits.send_rate_per_s),
+      typing_limiter_(context.limits.typing_rate_per_s, 2 * context.limits.typing_rate_per_s) {}
+
+// --- Frames ----------------------------------------------------------------------------------
+
+void Session::OnFrame(const v1::ClientFrame& frame, WireFormat format) {
+  if (closing_) return;
+
+  if (!authenticated_) {
+    if (frame.body_case() != v1::ClientFrame::kConnect || connecting_) {
+      Close(kCloseNotAuthenticated, "connect first");
+      return;
+    }
+    HandleConnect(frame, format);
+    return;
+  }
+
+  switch (frame.body_case()) {
+    case v1::ClientFrame::kSend:
+      HandleSend(frame, format);
+      break;
+    case v1::ClientFrame::kAck:
+      HandleAck(frame.ack());
+      break;
+    case v1::ClientFrame::kMarkRead:
+      HandleMarkRead(frame, format);
+      break;
+    case v1::ClientFrame::kTyping:
+      HandleTyping(frame.typing());
+      break;
+    case v1::ClientFrame::kPing: {
+      v1::ServerFrame reply;
+      reply.mutable_pong();
+      Reply(reply, frame.request_id(), format);
+      break;
+    }
+    case v1::ClientFrame::kConnect:
+      ReplyError(v1::Error::BAD_REQUEST, "already connected", frame.request_id(), format);
+      CountViolation();
+      break;
+    default:
+      HandleUnsupported(frame, format);
+      break;
+  }
+}
+
+void Session::OnUndecodableFrame(WireFormat format, std::string_view reason) {
+  if (closing_) return;
+  if (!authenticated_) {
+    Close(kCloseNotAuthenticated, "connect first");
+    return;
+  }
+  ReplyError(v1::Error::BAD_REQUEST, reason, 0, format);
+  CountViolation();
+}
+
+void Session::HandleConnect(const v1::ClientFrame& frame, WireFormat format) {
+  const v1::Connect& connect = frame.connect();
+  auto user = auth::VerifyToken(connect.token(), context_.token_secret, context_.clock->NowMs());
+  if (!user.ok()) {
+    spdlog::debug("[conn={}] connect refused: {}", connection_id_, user.status().message());
+    ReplyError(v1::Error::UNAUTHENTICATED, user.status().message(), frame.request_id(), format);
+    Close(kCloseNotAuthenticated, "not authenticated");
+    return;
+  }
+
+  user_ = std::move(user).value();
+  format_ = format;
+  connecting_ = true;
+
+  const std::uint64_t request_id = frame.request_id();
+  context_.store->OpenSession(user_, connect.ack_seq(),
+                              [self = shared_from_this(), request_id](auto result) {
+                                self->Post([result = std::move(result), request_id](Session& s) {
+                                  if (!result.ok()) {
+                                    spdlog::error("[conn={} user={}] open session failed: {}",
+                                                  s.connection_id_, s.user_,
+                                                  result.status().ToString());
+                                    s.Close(kCloseInternalError, "storage unavailable");
+                                    return;
+                                  }
+                                  s.OnSessionOpened(result.value(), request_id);
+                                });
+                              });
+}
+
+void Session::OnSessionOpened(const storage::SessionInfo& info, std::uint64_t request_id) {
+  connecting_ = false;
+  if (closing_ || connection_ == nullptr) return;
+
+  authenticated_ = true;
+  acked_seq_ = info.acked_seq;
+  sent_seq_ = info.acked_seq;
+  context_.metrics->sessions.Add(1);
+
+  if (auto previous = context_.registry->Register(user_, shared_from_this())) {
+    previous->Replace();
+  }
+  spdlog::debug("[conn={} user={}] session open, pending={}", connection_id_, user_,
+                info.pending);
+
+  v1::ServerFrame reply;
+  v1::Connected* connected = reply.mutable_connected();
+  connected->set_user(user_);
+  connected->set_server_time_ms(context_.clock->NowMs());
+  connected->set_history_days(info.history_days);
+  connected->set_pending(static_cast<std::uint32_t>(std::min<std::uint64_t>(info.pending,
+                                                                            UINT32_MAX)));
+  Reply(reply, request_id, format_);
+
+  connection_->ResumeReading();
+  Pump();
+}
+
+void Session::HandleSend(const v1::ClientFrame& frame, WireFormat format) {
+  const v1::Send& send = frame.send();
+  const std::uint64_t request_id = frame.request_id();
+
+  if (!IsValidClientMsgId(send.client_msg_id())) {
+    ReplyError(v1::Error::BAD_REQUEST, "client_msg_id must be 1 to 64 characters", request_id,
+               format, send.client_msg_id());
+    CountViolation();
+    return;
+  }
+  const auto chars = CountUtf8Chars(send.text());
+  if (!chars || *chars == 0) {
+    ReplyError(v1::Error::BAD_REQUEST, "text must be 1 to 1000 characters of UTF-8", request_id,
+               format, send.client_msg_id());
+    CountViolation();
+    return;
+  }
+  if (*chars > kMaxTextChars) {
+    ReplyError(v1::Error::MESSAGE_TOO_LONG, "text is longer than 1000 characters", request_id,
+               format, send.client_msg_id());
+    return;
+  }
+  if (!auth::IsValidUserId(send.to())) {
+    ReplyError(v1::Error::UNKNOWN_RECIPIENT, "no such user", request_id, format,
+               send.client_msg_id());
+    return;
+  }
+  if (!send_limiter_.TryTake(MonotonicMs())) {
+    ReplyError(v1::Error::RATE_LIMITED, "sending too fast", request_id, format,
+               send.client_msg_id());
+    CountViolation();
+    return;
+  }
+  violations_ = 0;
+
+  storage::SendRequest request{user_, send.to(), send.client_msg_id(), send.text()};
+  context_.store->Send(std::move(request), [self = shared_from_this(), request_id, format,
+                                            id = send.client_msg_id()](auto result) {
+    self->Post([result, request_id, format, id = std::move(id)](Session& s) {
+      s.OnSendDone(result, request_id, id, format);
+    });
+  });
+}
+
+void Session::OnSendDone(const storage::SendResult& result, std::uint64_t request_id,
+                         const std::string& client_msg_id, WireFormat format) {
+  using storage::SendOutcome;
+  switch (result.outcome) {
+    case SendOutcome::kStored:
+    case SendOutcome::kDuplicate: {
+      const bool duplicate = result.outcome == SendOutcome::kDuplicate;
+      (duplicate ? context_.metrics->messages_duplicate : context_.metrics->messages_accepted)
+          .Add();
+      v1::ServerFrame reply;
+      v1::SendAck* ack = reply.mutable_send_ack();
+      ack->set_client_msg_id(client_msg_id);
+      ack->set_sent_at_ms(result.sent_at_ms);
+      ack->set_duplicate(duplicate);
+      Reply(reply, request_id, format);
+      return;
+    }
+    case SendOutcome::kUnknownRecipient:
+      ReplyError(v1::Error::UNKNOWN_RECIPIENT, "no such user", request_id, format,
+                 client_msg_id);
+      return;
+    case SendOutcome::kMailboxFull:
+      ReplyError(v1::Error::MAILBOX_FULL, "recipient's mailbox is full", request_id, format,
+                 client_msg_id);
+      return;
+    case SendOutcome::kUnavailable:
+      ReplyError(v1::Error::UNAVAILABLE, "storage unavailable, try again", request_id, format,
+                 client_msg_id);
+      return;
+  }
+}
+
+void Session::HandleAck(const v1::Ack& ack) {
+  // Items not yet pushed cannot have been processed; acknowledging them would lose them.
+  const std::uint64_t seq = std::min(ack.seq(), sent_seq_);
+  if (seq <= acked_seq_) return;
+
+  context_.metrics->items_acked.Add(seq - acked_seq_);
+  acked_seq_ = seq;
+  context_.store->Ack(user_, seq, [user = user_, id = connection_id_](Status status) {
+    if (!status.ok()) {
+      // The items stay in the mailbox and come again on the next connect: the client
+      // drops them by seq.
+      spdlog::error("[conn={} user={}] ack not stored: {}", id, user, status.ToString());
+    }
+  });
+  Pump();
+}
+
+void Session::HandleMarkRead(const v1::ClientFrame& frame, WireFormat format) {
+  const v1::MarkRead& read = frame.mark_read();
+  const std::uint64_t request_id = frame.request_id();
+
+  if (static_cast<std::uint32_t>(read.client_msg_ids_size()) > context_.limits.max_read_ids) {
+    ReplyError(v1::Error::BAD_REQUEST, "too many client_msg_ids", request_id, format);
+    CountViolation();
+    return;
+  }
+  for (const std::string& id : read.client_msg_ids()) {
+    if (!IsValidClientMsgId(id)) {
+      ReplyError(v1::Error::BAD_REQUEST, "client_msg_id must be 1 to 64 characters", request_id,
+                 format);
+      CountViolation();
+      return;
+    }
+  }
+  if (!auth::IsValidUserId(read.peer())) {
+    ReplyError(v1::Error::UNKNOWN_RECIPIENT, "no such user", request_id, format);
+    return;
+  }
+  if (!send_limiter_.TryTake(MonotonicMs())) {
+    ReplyError(v1::Error::RATE_LIMITED, "sending too fast", request_id, format);
+    CountViolation();
+    return;
+  }
+  if (read.client_msg_ids().empty()) return;
+
+  std::vector<std::string> ids(read.client_msg_ids().begin(), read.client_msg_ids().end());
+  context_.store->MarkRead(user_, read.peer(), std::move(ids),
+                           [self = shared_from_this(), request_id, format](auto outcome) {
+                             self->Post([outcome, request_id, format](Session& s) {
+                               s.OnMarkReadDone(outcome, request_id, format);
+                             });
+                           });
+}
+
+void Session::OnMarkReadDone(storage::MarkReadOutcome outcome, std::uint64_t request_id,
+                             WireFormat format) {
+  using storage::MarkReadOutcome;
+  if (outcome == MarkReadOutcome::kUnknownRecipient) {
+    ReplyError(v1::Error::UNKNOWN_RECIPIENT, "no such user", request_id, format);
+  } else if (outcome == MarkReadOutcome::kUnavailable) {
+    ReplyError(v1::Error::UNAVAILABLE, "storage unavailable, try again", request_id, format);
+  }
+}
+
+void Session::HandleTyping(const v1::TypingNotice& typing) {
+  if (!auth::IsValidUserId(typing.to())) return;
+  if (!typing_limiter_.TryTake(MonotonicMs())) return;  // Dropped silently, as specified.
+  context_.router->RelayTyping(user_, typing.to());
+}
+
+void Session::HandleUnsupported(const v1::ClientFrame& frame, WireFormat format) {
+  ReplyError(v1::Error::BAD_REQUEST, "not supported by this server", frame.request_id(),
+             format);
+}
+
+// --- Delivery ----------------------------------------------------------------------------------
+//
+// The mailbox is the truth; the session only tracks how far it has pushed (sent_seq_) and how
+// far the client has acknowledged (acked_seq_). While not caught up, items come from storage
+// in pages; once a page reaches the end of the mailbox, live items offered by the Router go
+// out straight from memory as long as they follow on without a gap and the window has room.
+// Anything else (a gap, a full window) drops back to paging: the item is already on disk.
+
+void Session::Pump() {
+  if (caught_up_ || page_in_flight_ || connection_ == nullptr || closing_) return;
+  if (InFlight() >= context_.limits.window) return;  // The next ack calls again.
+  RequestPage();
+}
+
+void Session::RequestPage() {
+  page_in_flight_ = true;
+  offered_during_read_ = false;
+  const std::size_t room = context_.limits.window - InFlight();
+  context_.store->ReadMailbox(user_, sent_seq_, room,
+                              [self = shared_from_this()](auto result) {
+                                self->Post([result = std::move(result)](Session& s) {
+                                  s.page_in_flight_ = false;
+                                  if (!result.ok()) {
+                                    spdlog::error("[conn={} user={}] mailbox read failed: {}",
+                                                  s.connection_id_, s.user_,
+                                                  result.status().ToString());
+                                    s.Close(kCloseInternalError, "storage unavailable");
+                                    return;
+                                  }
+                                  s.OnPage(result.value());
+                                });
+                              });
+}
+
+void Session::OnPage(const storage::MailboxPage& page) {
+  if (connection_ == nullptr || closing_) return;
+
+  for (const v1::Item& item : page.items) {
+    if (item.seq() > sent_seq_) Push(item);
+  }
+
+  // An item offered while the read was under way may have been committed after the read
+  // saw the mailbox: read again. Offers are finite, so this ends.
+  const bool offered_beyond = offered_during_read_ && highest_offered_ > sent_seq_;
+  if (!page.reached_end || offered_beyond) {
+    Pump();
+    return;
+  }
+
+  caught_up_ = true;
+  if (!caught_up_sent_) {
+    caught_up_sent_ = true;
+    v1::ServerFrame frame;
+    frame.mutable_caught_up()->set_seq(sent_seq_);
+    Reply(frame, 0, format_);
+  }
+}
+
+void Session::OnLiveItem(const std::shared_ptr<const v1::Item>& item) {
+  if (!authenticated_ || connection_ == nullptr || closing_) return;
+  highest_offered_ = std::max(highest_offered_, item->seq());
+  if (page_in_flight_) offered_during_read_ = true;
+  if (item->seq() <= sent_seq_) return;  // Already pushed from a page.
+
+  if (caught_up_ && item->seq() == sent_seq_ + 1 && InFlight() < context_.limits.window) {
+    Push(*item);
+    return;
+  }
+  caught_up_ = false;
+  Pump();
+}
+
+void Session::Push(const v1::Item& item) {
+  v1::ServerFrame frame;
+  *frame.mutable_item() = item;
+  Reply(frame, 0, format_);
+  sent_seq_ = item.seq();
+  context_.metrics->items_pushed.Add();
+}
+
+// --- Cross-thread entry points ------------------------------------------------------------------
+
+void Session::OfferItem(std::shared_ptr<const v1::Item> item) {
+  Post([item = std::move(item)](Session& s) { s.OnLiveItem(item); });
+}
+
+void Session::OfferTyping(std::string from) {
+  Post([from = std::move(from)](Session& s) {
+    if (!s.authenticated_ || s.connection_ == nullptr || s.closing_) return;
+    v1::ServerFrame frame;
+    frame.mutable_typing()->set_from(from);
+    s.Reply(frame, 0, s.format_);
+    s.context_.metrics->typing_relayed.Add();
+  });
+}
+
+void Session::Replace() {
+  Post([](Session& s) {
+    spdlog::debug("[conn={} user={}] replaced by a newer session", s.connection_id_, s.user_);
+    s.Close(kCloseReplaced, "replaced by a newer session");
+  });
+}
+
+void Session::OnConnectionClosed() {
+  connection_ = nullptr;
+  closing_ = true;
+  if (authenticated_) {
+    context_.registry->Unregister(user_, this);
+    context_.metrics->sessions.Add(-1);
+    authenticated_ = false;
+  }
+}
+
+// --- Helpers -------------------------------------------------------------------------------------
+
+void Session::Reply(v1::ServerFrame& frame, std::uint64_t request_id, WireFormat format) {
+  if (connection_ == nullptr) return;
+  frame.set_request_id(request_id);
+  connection_->SendFrame(frame, format);
+}
+
+void Session::ReplyError(v1::Error::Code code, std::string_view message,
+                         std::uint64_t request_id, WireFormat format,
+                         std::string_view client_msg_id) {
+  context_.metrics->errors[code].Add();
+  v1::ServerFrame frame;
+  v1::Error* error = frame.mutable_error();
+  error->set_code(code);
+  error->set_message(std::string(message));
+  if (!client_msg_id.empty()) error->set_client_msg_id(std::string(client_msg_id));
+  Reply(frame, request_id, format);
+}
+
+void Session::CountViolation() {
+  if (++violations_ < context_.limits.violations_before_close) return;
+  spdlog::warn("[conn={} user={}] closing: {} rejected frames in a row", connection_id_, user_,
+               violations_);
+  context_.metrics->protocol_closes.Add();
+  Close(kCloseProtocolViolation, "protocol violation");
+}
+
+void Session::Close(std::uint16_t code, std::string_view reason) {
+  if (closing_ || connection_ == nullptr) return;
+  closing_ = true;
+  connection_->CloseWith(code, reason);
+}
+
+void Session::Post(std::function<void(Session&)> fn) {
+  executor_([self = shared_from_this(), fn = std::move(fn)] { fn(*self); });
+}
+
+std::int64_t Session::MonotonicMs() const {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace parley::chat

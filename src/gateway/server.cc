@@ -1,0 +1,536 @@
+// The WebSocket gateway. Every Beast and Asio template of the server side is instantiated in
+// this one translation unit, to keep build times in check.
+
+#include "parley/gateway/server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <stdexcept>
+#include <unordered_set>
+
+#include "parley/admin/metrics.h"
+#include "parley/gateway/codec.h"
+#include "parley/gateway/io_pool.h"
+
+namespace parley::gateway {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kChatPath = "/v1/chat";
+constexpr std::size_t kMaxUpgradeHeaderBytes = 8 * 1024;
+
+// A reader that does not read what it is sent would make us queue without end; past this many
+// bytes waiting to be written the connection is dropped. The delivery window already bounds
+// items, so only a client that floods requests without reading replies gets here.
+constexpr std::size_t kMaxQueuedBytes = 4 * 1024 * 1024;
+
+// Granularity of the per-thread deadline queue.
+constexpr auto kDeadlineTick = std::chrono::milliseconds(250);
+
+bool IsOrdinaryEnd(const error_code& ec) {
+  return ec == asio::error::operation_aborted || ec == websocket::error::closed ||
+         ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == beast::error::timeout || ec == asio::ssl::error::stream_truncated;
+}
+
+// --- Per-thread state ------------------------------------------------------------------------
+
+class ConnectionBase {
+ public:
+  virtual ~ConnectionBase() = default;
+
+  // The connect deadline passed: close unless authenticated by now.
+  virtual void OnConnectDeadline() = 0;
+
+  // The server is stopping: close with 1001.
+  virtual void OnShutdown() = 0;
+};
+
+// What each network thread keeps for the connections it owns. Touched only on its thread.
+struct Worker {
+  explicit Worker(asio::io_context& io) : context(io), tick(io) {}
+
+  asio::io_context& context;
+  std::unordered_set<std::shared_ptr<ConnectionBase>> connections;
+
+  // Connect deadlines in arrival order. The timeout is the same for all, so the queue stays
+  // sorted and one timer per thread serves every connection.
+  std::deque<std::pair<Clock::time_point, std::weak_ptr<ConnectionBase>>> deadlines;
+  asio::steady_timer tick;
+};
+
+struct Shared {
+  const config::Config& config;
+  const chat::ChatContext& chat;
+  std::atomic<std::uint64_t> next_connection_id{1};
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> live{0};
+};
+
+// --- One client connection ------------------------------------------------------------------
+
+template <class NextLayer>
+class WsConnection final : public ConnectionBase,
+                           public chat::Connection,
+                           public std::enable_shared_from_this<WsConnection<NextLayer>> {
+ public:
+  WsConnection(Shared& shared, Worker& worker, NextLayer next_layer)
+      : shared_(shared),
+        worker_(worker),
+        id_(shared.next_connection_id.fetch_add(1)),
+        ws_(std::move(next_layer)) {}
+
+  void Start() {
+    shared_.chat.metrics->connections.Add(1);
+    shared_.chat.metrics->connections_total.Add();
+    shared_.live.fetch_add(1);
+    if constexpr (kTls) {
+      ws_.next_layer().async_handshake(
+          ssl::stream_base::server,
+          beast::bind_front_handler(&WsConnection::OnTlsHandshake, this->shared_from_this()));
+    } else {
+      DoReadUpgrade();
+    }
+  }
+
+  // --- ConnectionBase
+
+  void OnConnectDeadline() override {
+    if (session_ && session_->authenticated()) return;
+    spdlog::debug("[conn={}] no connect within the deadline", id_);
+    if (upgraded_) {
+      CloseWith(chat::kCloseNotAuthenticated, "connect timeout");
+    } else {
+      Finish();
+    }
+  }
+
+  void OnShutdown() override {
+    if (upgraded_) {
+      CloseWith(chat::kCloseGoingAway, "server going away");
+    } else {
+      Finish();
+    }
+  }
+
+  // --- chat::Connection
+
+  void SendFrame(const v1::ServerFrame& frame, WireFormat format) override {
+    if (finished_ || close_requested_) return;
+    Outgoing out{EncodeServerFrame(frame, format), format == WireFormat::kJson};
+    queued_bytes_ += out.payload.size();
+    if (queued_bytes_ > kMaxQueuedBytes) {
+      spdlog::warn("[conn={}] dropping connection: {} bytes unread", id_, queued_bytes_);
+      Finish();
+      return;
+    }
+    queue_.push_back(std::move(out));
+    if (!writing_) DoWrite();
+  }
+
+  void CloseWith(std::uint16_t code, std::string_view reason) override {
+    if (finished_ || close_requested_) return;
+    close_requested_ = true;
+    close_reason_.code = code;
+    close_reason_.reason = std::string(reason);
+    if (!writing_) DoClose();
+  }
+
+  void ResumeReading() override {
+    if (read_paused_ && !finished_) {
+      read_paused_ = false;
+      DoRead();
+    }
+  }
+
+ private:
+  static constexpr bool kTls = !std::is_same_v<NextLayer, tcp::socket>;
+
+  struct Outgoing {
+    std::string payload;
+    bool text;
+  };
+
+  // --- TLS and the HTTP upgrade
+
+  void OnTlsHandshake(error_code ec) {
+    if (ec) return Fail(ec, "tls handshake");
+    DoReadUpgrade();
+  }
+
+  void DoReadUpgrade() {
+    parser_.emplace();
+    parser_->header_limit(kMaxUpgradeHeaderBytes);
+    http::async_read(
+        ws_.next_layer(), upgrade_buffer_, *parser_,
+        beast::bind_front_handler(&WsConnection::OnReadUpgrade, this->shared_from_this()));
+  }
+
+  void OnReadUpgrade(error_code ec, std::size_t) {
+    if (ec) return Fail(ec, "upgrade read");
+    const auto& request = parser_->get();
+
+    const std::string_view target(request.target().data(), request.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path != kChatPath) return RefuseUpgrade(http::status::not_found, "no such endpoint\n");
+    if (!websocket::is_upgrade(request)) {
+      return RefuseUpgrade(http::status::upgrade_required, "WebSocket upgrade required\n");
+    }
+    if (static_cast<std::uint64_t>(shared_.chat.metrics->connections.value()) >
+        shared_.config.limits.max_connections) {
+      shared_.chat.metrics->connections_refused.Add();
+      return RefuseUpgrade(http::status::service_unavailable, "server full, try later\n");
+    }
+
+    ConfigureWebSocket();
+    ws_.async_accept(request, beast::bind_front_handler(&WsConnection::OnAccept,
+                                                        this->shared_from_this()));
+  }
+
+  void RefuseUpgrade(http::status status, std::string body) {
+    auto response = std::make_shared<http::response<http::string_body>>(
+        status, parser_->get().version(), std::move(body));
+    response->set(http::field::server, "parleyd");
+    response->set(http::field::content_type, "text/plain");
+    response->keep_alive(false);
+    response->prepare_payload();
+    http::async_write(ws_.next_layer(), *response,
+                      [self = this->shared_from_this(), response](error_code, std::size_t) {
+                        self->Finish();
+                      });
+  }
+
+  void ConfigureWebSocket() {
+    const auto& limits = shared_.config.limits;
+    websocket::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = std::chrono::seconds(limits.connect_timeout_s);
+    // Beast pings at half the idle time and closes when nothing, not even a pong, came back.
+    timeouts.idle_timeout = std::chrono::seconds(limits.idle_timeout_s);
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+      response.set(http::field::server, "parleyd");
+    }));
+    ws_.read_message_max(limits.max_frame_bytes);
+    ws_.auto_fragment(false);
+  }
+
+  void OnAccept(error_code ec) {
+    parser_.reset();
+    upgrade_buffer_ = beast::flat_buffer();
+    if (ec) return Fail(ec, "websocket accept");
+    upgraded_ = true;
+
+    auto executor = ws_.get_executor();
+    session_ = std::make_shared<chat::Session>(
+        shared_.chat, this,
+        [executor](std::function<void()> fn) { asio::post(executor, std::move(fn)); }, id_);
+    spdlog::debug("[conn={}] websocket open", id_);
+    DoRead();
+  }
+
+  // --- Reading frames
+
+  void DoRead() {
+    ws_.async_read(read_buffer_,
+                   beast::bind_front_handler(&WsConnection::OnRead, this->shared_from_this()));
+  }
+
+  void OnRead(error_code ec, std::size_t bytes) {
+    if (ec) return Fail(ec, "read");
+    if (finished_) return;
+
+    const WireFormat format = ws_.got_text() ? WireFormat::kJson : WireFormat::kBinary;
+    const auto data = read_buffer_.cdata();
+    const std::string_view payload(static_cast<const char*>(data.data()), bytes);
+
+    v1::ClientFrame frame;
+    if (Status status = DecodeClientFrame(payload, format, &frame); status.ok()) {
+      session_->OnFrame(frame, format);
+    } else {
+      session_->OnUndecodableFrame(format, status.message());
+    }
+    read_buffer_.consume(read_buffer_.size());
+    // An idle connection should not hold on to the buffer of its largest frame.
+    if (read_buffer_.capacity() > 4096) read_buffer_.shrink_to_fit();
+
+    if (finished_) return;
+    if (session_->wants_frames()) {
+      DoRead();
+    } else {
+      read_paused_ = true;
+    }
+  }
+
+  // --- Writing frames
+
+  void DoWrite() {
+    writing_ = true;
+    ws_.text(queue_.front().text);
+    ws_.async_write(asio::buffer(queue_.front().payload),
+                    beast::bind_front_handler(&WsConnection::OnWrite, this->shared_from_this()));
+  }
+
+  void OnWrite(error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) return Fail(ec, "write");
+    if (finished_) return;
+    queued_bytes_ -= queue_.front().payload.size();
+    queue_.pop_front();
+    if (!queue_.empty()) return DoWrite();
+    if (close_requested_) DoClose();
+  }
+
+  void DoClose() {
+    ws_.async_close(close_reason_, [self = this->shared_from_this()](error_code ec) {
+      if (ec && !IsOrdinaryEnd(ec)) {
+        spdlog::debug("[conn={}] close: {}", self->id_, ec.message());
+      }
+      self->Finish();
+    });
+  }
+
+  // --- The end
+
+  void Fail(error_code ec, std::string_view what) {
+    if (ec == websocket::error::message_too_big) {
+      // Beast has already sent close code 1009.
+      spdlog::debug("[conn={}] frame above the size limit", id_);
+    } else if (!IsOrdinaryEnd(ec)) {
+      spdlog::debug("[conn={}] {}: {}", id_, what, ec.message());
+    }
+    Finish();
+  }
+
+  // Runs once, whichever way the connection ends; pending operations then fail and return.
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    if (session_) session_->OnConnectionClosed();
+
+    error_code ignored;
+    beast::get_lowest_layer(ws_).shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
+
+    shared_.chat.metrics->connections.Add(-1);
+    shared_.live.fetch_sub(1);
+    spdlog::debug("[conn={}] closed", id_);
+    // Last: this may release the final reference to this object.
+    worker_.connections.erase(this->shared_from_this());
+  }
+
+  Shared& shared_;
+  Worker& worker_;
+  const std::uint64_t id_;
+  websocket::stream<NextLayer> ws_;
+
+  beast::flat_buffer upgrade_buffer_;
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  beast::flat_buffer read_buffer_;
+
+  std::shared_ptr<chat::Session> session_;
+  std::deque<Outgoing> queue_;
+  std::size_t queued_bytes_ = 0;
+  websocket::close_reason close_reason_;
+
+  bool upgraded_ = false;
+  bool writing_ = false;
+  bool read_paused_ = false;
+  bool close_requested_ = false;
+  bool finished_ = false;
+};
+
+using PlainConnection = WsConnection<tcp::socket>;
+using TlsConnection = WsConnection<beast::ssl_stream<tcp::socket>>;
+
+std::unique_ptr<ssl::context> MakeTlsContext(const config::TlsConfig& tls) {
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                       ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  // Forward secrecy and AEAD only for TLS 1.2; TLS 1.3 suites are all fine as they are.
+  SSL_CTX_set_cipher_list(context->native_handle(),
+                          "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!SHA1");
+  // Keep idle TLS connections lean: release OpenSSL's buffers when they are empty.
+  SSL_CTX_set_mode(context->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+
+  error_code ec;
+  context->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) {
+    throw std::runtime_error("listen.tls.cert_file: cannot load " + tls.cert_file + ": " +
+                             ec.message());
+  }
+  context->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+  if (ec) {
+    throw std::runtime_error("listen.tls.key_file: cannot load " + tls.key_file + ": " +
+                             ec.message());
+  }
+  return context;
+}
+
+}  // namespace
+
+// --- The listener ----------------------------------------------------------------------------
+
+class Server::Impl {
+ public:
+  Impl(IoPool& pool, const config::Config& config, const chat::ChatContext& context)
+      : shared_{config, context}, acceptor_(pool.context(0)), retry_(pool.context(0)) {
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      workers_.push_back(std::make_unique<Worker>(pool.context(i)));
+    }
+    if (config.listen.tls.enabled) tls_ = MakeTlsContext(config.listen.tls);
+    Bind(config.listen);
+  }
+
+  std::uint16_t port() const { return port_; }
+  bool listening() const { return acceptor_.is_open() && !shared_.stopping; }
+
+  void Start() {
+    for (auto& worker : workers_) StartTicking(*worker);
+    asio::post(acceptor_.get_executor(), [this] { DoAccept(); });
+  }
+
+  void Shutdown() {
+    shared_.stopping = true;
+    asio::post(acceptor_.get_executor(), [this] {
+      error_code ignored;
+      acceptor_.close(ignored);
+      retry_.cancel();
+    });
+    for (auto& worker : workers_) {
+      asio::post(worker->context, [&w = *worker] {
+        w.tick.cancel();
+        // Copy: closing erases from the set.
+        auto connections = w.connections;
+        for (const auto& connection : connections) connection->OnShutdown();
+      });
+    }
+  }
+
+  bool Drained() const { return shared_.live.load() == 0; }
+
+ private:
+  void Bind(const config::ListenConfig& listen) {
+    error_code ec;
+    const auto address = asio::ip::make_address(listen.address, ec);
+    if (ec) throw std::runtime_error("listen.address: not an IP address: " + listen.address);
+    const tcp::endpoint endpoint(address, listen.port);
+
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("listen: cannot listen on " + listen.address + ":" +
+                               std::to_string(listen.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+  }
+
+  void DoAccept() {
+    Worker& worker = *workers_[next_worker_];
+    next_worker_ = (next_worker_ + 1) % workers_.size();
+    acceptor_.async_accept(worker.context, [this, &worker](error_code ec, tcp::socket socket) {
+      OnAccept(worker, ec, std::move(socket));
+    });
+  }
+
+  void OnAccept(Worker& worker, error_code ec, tcp::socket socket) {
+    if (shared_.stopping || !acceptor_.is_open()) return;
+    if (ec) {
+      // Out of descriptors (or a passing error): keep serving the sessions we have and
+      // try again shortly rather than spinning on accept.
+      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+      retry_.expires_after(std::chrono::milliseconds(100));
+      retry_.async_wait([this](error_code wait_ec) {
+        if (!wait_ec) DoAccept();
+      });
+      return;
+    }
+
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    asio::post(worker.context, [this, &worker, socket = std::move(socket)]() mutable {
+      Adopt(worker, std::move(socket));
+    });
+    DoAccept();
+  }
+
+  // Runs on the worker's thread.
+  void Adopt(Worker& worker, tcp::socket socket) {
+    if (shared_.stopping) return;
+    std::shared_ptr<ConnectionBase> base;
+    if (tls_) {
+      auto connection = std::make_shared<TlsConnection>(
+          shared_, worker, beast::ssl_stream<tcp::socket>(std::move(socket), *tls_));
+      base = connection;
+      worker.connections.insert(base);
+      connection->Start();
+    } else {
+      auto connection = std::make_shared<PlainConnection>(shared_, worker, std::move(socket));
+      base = connection;
+      worker.connections.insert(base);
+      connection->Start();
+    }
+    const auto timeout = std::chrono::seconds(shared_.config.limits.connect_timeout_s);
+    worker.deadlines.emplace_back(Clock::now() + timeout, base);
+  }
+
+  void StartTicking(Worker& worker) {
+    worker.tick.expires_after(kDeadlineTick);
+    worker.tick.async_wait([this, &worker](error_code ec) {
+      if (ec || shared_.stopping) return;
+      const auto now = Clock::now();
+      while (!worker.deadlines.empty() && worker.deadlines.front().first <= now) {
+        auto connection = worker.deadlines.front().second.lock();
+        worker.deadlines.pop_front();
+        if (connection) connection->OnConnectDeadline();
+      }
+      StartTicking(worker);
+    });
+  }
+
+  Shared shared_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<ssl::context> tls_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_;
+  std::uint16_t port_ = 0;
+  std::size_t next_worker_ = 0;
+};
+
+Server::Server(IoPool& pool, const config::Config& config, const chat::ChatContext& context)
+    : impl_(std::make_unique<Impl>(pool, config, context)) {}
+
+Server::~Server() = default;
+
+std::uint16_t Server::port() const { return impl_->port(); }
+bool Server::listening() const { return impl_->listening(); }
+void Server::Start() { impl_->Start(); }
+void Server::Shutdown() { impl_->Shutdown(); }
+bool Server::Drained() const { return impl_->Drained(); }
+
+}  // namespace parley::gateway

@@ -1,0 +1,127 @@
+#include "server/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <stdexcept>
+#include <thread>
+
+#include "parley/admin/admin_server.h"
+#include "parley/admin/metrics.h"
+#include "parley/chat/local_router.h"
+#include "parley/chat/session_registry.h"
+#include "parley/common/clock.h"
+#include "parley/gateway/io_pool.h"
+#include "parley/gateway/server.h"
+#include "parley/storage/store.h"
+
+namespace parley::server {
+
+namespace {
+
+// How long sessions get to close cleanly on shutdown before the threads are stopped anyway.
+constexpr auto kDrainTimeout = std::chrono::seconds(5);
+
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+
+std::size_t NetworkThreads(const config::Config& config) {
+  if (config.server.threads > 0) return config.server.threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+storage::StoreOptions MakeStoreOptions(const config::Config& config, const Clock* clock) {
+  storage::StoreOptions options;
+  options.path = config.storage.path;
+  options.sync = config.storage.sync;
+  options.mailbox_max_items = config.limits.mailbox_max_items;
+  options.undelivered_ttl_ms = config.retention.undelivered_days * kDayMs;
+  options.dedup_ttl_ms = config.retention.dedup_days * kDayMs;
+  options.clock = clock;
+  return options;
+}
+
+chat::SessionLimits MakeSessionLimits(const config::Config& config) {
+  chat::SessionLimits limits;
+  limits.window = config.delivery.window;
+  limits.send_rate_per_s = config.limits.send_rate_per_s;
+  limits.typing_rate_per_s = config.limits.typing_rate_per_s;
+  limits.violations_before_close = config.limits.violations_before_close;
+  return limits;
+}
+
+int WaitForStopSignal() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal = 0;
+  while (sigwait(&signals, &signal) != 0) {
+  }
+  return signal;
+}
+
+}  // namespace
+
+int RunDaemon(const config::Config& config) {
+  if (!config.storage.sync) {
+    spdlog::warn("storage.sync is false: acknowledged messages can be lost on a crash; "
+                 "use this for benchmarks only");
+  }
+
+  // Declared in dependency order: what is declared later may use what came before, and is
+  // destroyed first.
+  SystemClock clock;
+  admin::Metrics metrics;
+  chat::SessionRegistry registry;
+  chat::LocalRouter router(&registry);
+
+  auto store = storage::Store::Open(MakeStoreOptions(config, &clock),
+                                    [&router](std::vector<storage::NewItem> items) {
+                                      for (auto& item : items) {
+                                        router.DeliverItem(item.user, std::move(item.item));
+                                      }
+                                    });
+  if (!store.ok()) throw std::runtime_error("storage: " + store.status().ToString());
+  spdlog::info("storage open path={} sync={}", config.storage.path, config.storage.sync);
+
+  chat::ChatContext context;
+  context.store = store->get();
+  context.registry = &registry;
+  context.router = &router;
+  context.clock = &clock;
+  context.metrics = &metrics;
+  context.token_secret = config.auth.secret;
+  context.limits = MakeSessionLimits(config);
+
+  const std::size_t threads = NetworkThreads(config);
+  gateway::IoPool pool(threads);
+  gateway::Server server(pool, config, context);
+
+  admin::AdminServer admin(config.admin.address, config.admin.port,
+                           {[&] { return admin::RenderPrometheus(metrics, (*store)->stats()); },
+                            [&] { return server.listening() && (*store)->IsWritable(); }});
+
+  server.Start();
+  pool.Run();
+  admin.Start();
+  spdlog::info("listening address={} port={} tls={} threads={} admin_port={}",
+               config.listen.address, server.port(), config.listen.tls.enabled, threads,
+               admin.port());
+
+  const int signal = WaitForStopSignal();
+  spdlog::info("stopping on signal {}", signal);
+
+  server.Shutdown();
+  const auto give_up = std::chrono::steady_clock::now() + kDrainTimeout;
+  while (!server.Drained() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  pool.Stop();
+  admin.Stop();
+  store->reset();  // Finishes every queued write before closing the database.
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace parley::server

@@ -1,0 +1,89 @@
+#include "rocks_store.h"
+
+#include <utility>
+
+#include <rocksdb/options.h>
+#include <spdlog/spdlog.h>
+
+#include "mailbox_reader.h"
+
+namespace parley::storage {
+
+namespace {
+
+// Lives in the default family, which holds nothing else of ours.
+constexpr char kProbeKey[] = "parley.writability_probe";
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> RocksStore::Open(const StoreOptions& options, const Clock* clock,
+                                                ItemSink sink) {
+  Result<std::unique_ptr<Database>> database = Database::Open(options, clock);
+  if (!database.ok()) return database.status();
+  return std::unique_ptr<Store>(
+      new RocksStore(options, clock, std::move(database).value(), std::move(sink)));
+}
+
+RocksStore::RocksStore(const StoreOptions& options, const Clock* clock,
+                       std::unique_ptr<Database> database, ItemSink sink)
+    : clock_(clock),
+      database_(std::move(database)),
+      writer_(database_.get(), options, clock, std::move(sink), &stats_),
+      queue_(options.max_batch_ops, [this](std::vector<WriteOp>& ops) { writer_.Commit(ops); }),
+      readers_(options.reader_threads) {}
+
+RocksStore::~RocksStore() {
+  queue_.Stop();
+  readers_.Stop();
+  spdlog::info("[storage] closed after {} batches of {} ops", stats_.batches.load(),
+               stats_.batched_ops.load());
+}
+
+void RocksStore::OpenSession(std::string user, std::uint64_t ack_seq,
+                             std::function<void(Result<SessionInfo>)> done) {
+  queue_.Push(OpenSessionOp{std::move(user), ack_seq, std::move(done)});
+}
+
+void RocksStore::Send(SendRequest request, std::function<void(SendResult)> done) {
+  queue_.Push(SendOp{std::move(request), std::move(done), SendResult{}});
+}
+
+void RocksStore::Ack(std::string user, std::uint64_t seq, std::function<void(Status)> done) {
+  queue_.Push(AckOp{std::move(user), seq, std::move(done), Status::Ok()});
+}
+
+void RocksStore::MarkRead(std::string reader, std::string peer, std::vector<std::string> ids,
+                          std::function<void(MarkReadOutcome)> done) {
+  queue_.Push(MarkReadOp{std::move(reader), std::move(peer), std::move(ids), std::move(done),
+                         MarkReadOutcome::kUnavailable});
+}
+
+void RocksStore::ReadMailbox(std::string user, std::uint64_t after_seq, std::size_t limit,
+                             std::function<void(Result<MailboxPage>)> done) {
+  // `done` is shared between the task and this frame, so that a refused task can still be
+  // answered here.
+  auto callback = std::make_shared<std::function<void(Result<MailboxPage>)>>(std::move(done));
+  std::function<void()> task = [this, user = std::move(user), after_seq, limit, callback] {
+    Result<MailboxPage> page = ReadMailboxPage(*database_, user, after_seq, limit, clock_->NowMs());
+    if (*callback) (*callback)(std::move(page));
+  };
+  if (!readers_.Post(task) && *callback) {
+    (*callback)(Status::Unavailable("store is shutting down"));
+  }
+}
+
+bool RocksStore::IsWritable() {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  rocksdb::DB* db = database_->db();
+  Status status =
+      FromRocks(db->Put(write_options, database_->default_family(), kProbeKey, "1"), "probe write");
+  if (status.ok()) {
+    status = FromRocks(db->Delete(write_options, database_->default_family(), kProbeKey),
+                       "probe delete");
+  }
+  if (!status.ok()) spdlog::warn("[storage] not writable: {}", status.ToString());
+  return status.ok();
+}
+
+}  // namespace parley::storage

@@ -1,0 +1,58 @@
+// RocksStore: the Store, assembled from the database, the writer and the reader pool.
+
+#ifndef PARLEY_STORAGE_ROCKS_STORE_H_
+#define PARLEY_STORAGE_ROCKS_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parley/storage/store.h"
+
+#include "batch_writer.h"
+#include "commit_queue.h"
+#include "database.h"
+#include "task_pool.h"
+
+namespace parley::storage {
+
+// Mutations become WriteOps on the CommitQueue, whose thread runs them through the
+// BatchWriter; mailbox reads go to the TaskPool. See store.h for the contract.
+class RocksStore final : public Store {
+ public:
+  // REQUIRES: options were validated by Store::Open; `clock` is not null.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const Clock* clock,
+                                             ItemSink sink);
+
+  // Drains the queued writes and reads (their callbacks run), then closes the database.
+  ~RocksStore() override;
+
+  void OpenSession(std::string user, std::uint64_t ack_seq,
+                   std::function<void(Result<SessionInfo>)> done) override;
+  void Send(SendRequest request, std::function<void(SendResult)> done) override;
+  void Ack(std::string user, std::uint64_t seq, std::function<void(Status)> done) override;
+  void MarkRead(std::string reader, std::string peer, std::vector<std::string> ids,
+                std::function<void(MarkReadOutcome)> done) override;
+  void ReadMailbox(std::string user, std::uint64_t after_seq, std::size_t limit,
+                   std::function<void(Result<MailboxPage>)> done) override;
+  bool IsWritable() override;
+  const StoreStats& stats() const override { return stats_; }
+
+ private:
+  RocksStore(const StoreOptions& options, const Clock* clock, std::unique_ptr<Database> database,
+             ItemSink sink);
+
+  const Clock* const clock_;
+  const std::unique_ptr<Database> database_;  // First in, last out: everything below uses it.
+  StoreStats stats_;
+  BatchWriter writer_;  // Used by queue_'s thread only.
+  CommitQueue queue_;
+  TaskPool readers_;
+};
+
+}  // namespace parley::storage
+
+#endif  // PARLEY_STORAGE_ROCKS_STORE_H_
