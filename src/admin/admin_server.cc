@@ -1,13 +1,13 @@
 #include "parley/admin/admin_server.h"
 
+#include <stdexcept>
+#include <thread>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
-
-#include <stdexcept>
-#include <thread>
 
 namespace parley::admin {
 
@@ -39,11 +39,10 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
     response_.set(http::field::server, "parleyd");
     Route();
     response_.prepare_payload();
-    http::async_write(stream_, response_,
-                      [self = shared_from_this()](error_code, std::size_t) {
-                        error_code ignored;
-                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                      });
+    http::async_write(stream_, response_, [self = shared_from_this()](error_code, std::size_t) {
+      error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    });
   }
 
   void Route() {
@@ -91,8 +90,8 @@ class AdminServer::Impl {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      throw std::runtime_error("admin: cannot listen on " + address + ":" +
-                               std::to_string(port) + ": " + ec.message());
+      throw std::runtime_error("admin: cannot listen on " + address + ":" + std::to_string(port) +
+                               ": " + ec.message());
     }
   }
 

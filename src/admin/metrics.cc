@@ -10,8 +10,9 @@ namespace {
 
 void Write(std::string& out, std::string_view name, std::string_view type, std::string_view help,
            std::int64_t value) {
-  fmt::format_to(std::back_inserter(out), "# HELP parley_{} {}\n# TYPE parley_{} {}\nparley_{} {}\n",
-                 name, help, name, type, name, value);
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP parley_{} {}\n# TYPE parley_{} {}\nparley_{} {}\n", name, help, name, type,
+                 name, value);
 }
 
 void WriteCounter(std::string& out, std::string_view name, std::string_view help,

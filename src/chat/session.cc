@@ -1,9 +1,9 @@
 #include "parley/chat/session.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
+
+#include <spdlog/spdlog.h>
 
 #include "parley/admin/metrics.h"
 #include "parley/auth/token.h"
@@ -104,19 +104,18 @@ void Session::HandleConnect(const v1::ClientFrame& frame, WireFormat format) {
   connecting_ = true;
 
   const std::uint64_t request_id = frame.request_id();
-  context_.store->OpenSession(user_, connect.ack_seq(),
-                              [self = shared_from_this(), request_id](auto result) {
-                                self->Post([result = std::move(result), request_id](Session& s) {
-                                  if (!result.ok()) {
-                                    spdlog::error("[conn={} user={}] open session failed: {}",
-                                                  s.connection_id_, s.user_,
-                                                  result.status().ToString());
-                                    s.Close(kCloseInternalError, "storage unavailable");
-                                    return;
-                                  }
-                                  s.OnSessionOpened(result.value(), request_id);
-                                });
-                              });
+  context_.store->OpenSession(
+      user_, connect.ack_seq(), [self = shared_from_this(), request_id](auto result) {
+        self->Post([result = std::move(result), request_id](Session& s) {
+          if (!result.ok()) {
+            spdlog::error("[conn={} user={}] open session failed: {}", s.connection_id_, s.user_,
+                          result.status().ToString());
+            s.Close(kCloseInternalError, "storage unavailable");
+            return;
+          }
+          s.OnSessionOpened(result.value(), request_id);
+        });
+      });
 }
 
 void Session::OnSessionOpened(const storage::SessionInfo& info, std::uint64_t request_id) {
@@ -131,16 +130,15 @@ void Session::OnSessionOpened(const storage::SessionInfo& info, std::uint64_t re
   if (auto previous = context_.registry->Register(user_, shared_from_this())) {
     previous->Replace();
   }
-  spdlog::debug("[conn={} user={}] session open, pending={}", connection_id_, user_,
-                info.pending);
+  spdlog::debug("[conn={} user={}] session open, pending={}", connection_id_, user_, info.pending);
 
   v1::ServerFrame reply;
   v1::Connected* connected = reply.mutable_connected();
   connected->set_user(user_);
   connected->set_server_time_ms(context_.clock->NowMs());
   connected->set_history_days(info.history_days);
-  connected->set_pending(static_cast<std::uint32_t>(std::min<std::uint64_t>(info.pending,
-                                                                            UINT32_MAX)));
+  connected->set_pending(
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(info.pending, UINT32_MAX)));
   Reply(reply, request_id, format_);
 
   connection_->ResumeReading();
@@ -209,8 +207,7 @@ void Session::OnSendDone(const storage::SendResult& result, std::uint64_t reques
       return;
     }
     case SendOutcome::kUnknownRecipient:
-      ReplyError(v1::Error::UNKNOWN_RECIPIENT, "no such user", request_id, format,
-                 client_msg_id);
+      ReplyError(v1::Error::UNKNOWN_RECIPIENT, "no such user", request_id, format, client_msg_id);
       return;
     case SendOutcome::kMailboxFull:
       ReplyError(v1::Error::MAILBOX_FULL, "recipient's mailbox is full", request_id, format,
@@ -294,8 +291,7 @@ void Session::HandleTyping(const v1::TypingNotice& typing) {
 }
 
 void Session::HandleUnsupported(const v1::ClientFrame& frame, WireFormat format) {
-  ReplyError(v1::Error::BAD_REQUEST, "not supported by this server", frame.request_id(),
-             format);
+  ReplyError(v1::Error::BAD_REQUEST, "not supported by this server", frame.request_id(), format);
 }
 
 // --- Delivery ----------------------------------------------------------------------------------
@@ -316,20 +312,18 @@ void Session::RequestPage() {
   page_in_flight_ = true;
   offered_during_read_ = false;
   const std::size_t room = context_.limits.window - InFlight();
-  context_.store->ReadMailbox(user_, sent_seq_, room,
-                              [self = shared_from_this()](auto result) {
-                                self->Post([result = std::move(result)](Session& s) {
-                                  s.page_in_flight_ = false;
-                                  if (!result.ok()) {
-                                    spdlog::error("[conn={} user={}] mailbox read failed: {}",
-                                                  s.connection_id_, s.user_,
-                                                  result.status().ToString());
-                                    s.Close(kCloseInternalError, "storage unavailable");
-                                    return;
-                                  }
-                                  s.OnPage(result.value());
-                                });
-                              });
+  context_.store->ReadMailbox(user_, sent_seq_, room, [self = shared_from_this()](auto result) {
+    self->Post([result = std::move(result)](Session& s) {
+      s.page_in_flight_ = false;
+      if (!result.ok()) {
+        spdlog::error("[conn={} user={}] mailbox read failed: {}", s.connection_id_, s.user_,
+                      result.status().ToString());
+        s.Close(kCloseInternalError, "storage unavailable");
+        return;
+      }
+      s.OnPage(result.value());
+    });
+  });
 }
 
 void Session::OnPage(const storage::MailboxPage& page) {
@@ -419,9 +413,8 @@ void Session::Reply(v1::ServerFrame& frame, std::uint64_t request_id, WireFormat
   connection_->SendFrame(frame, format);
 }
 
-void Session::ReplyError(v1::Error::Code code, std::string_view message,
-                         std::uint64_t request_id, WireFormat format,
-                         std::string_view client_msg_id) {
+void Session::ReplyError(v1::Error::Code code, std::string_view message, std::uint64_t request_id,
+                         WireFormat format, std::string_view client_msg_id) {
   context_.metrics->errors[code].Add();
   v1::ServerFrame frame;
   v1::Error* error = frame.mutable_error();

@@ -2,6 +2,8 @@
 
 #include "parley/client/chat_connection.h"
 
+#include <variant>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,8 +12,6 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-
-#include <variant>
 
 namespace parley::client {
 
@@ -104,16 +104,16 @@ class ChatConnection::Impl {
   Status SendRaw(std::string_view payload, bool text) {
     if (ended_) return Status::NotFound("closed");
     return WithStream([&](auto& ws) -> Status {
-          ws.text(text);
-          std::optional<error_code> result;
-          ws.async_write(asio::buffer(payload.data(), payload.size()),
-                         [&](error_code ec, std::size_t) { result = ec; });
-          if (!RunUntil([&] { return result.has_value(); }, options_.timeout)) {
-            return Status::Unavailable("write timed out");
-          }
-          if (*result) return NetworkError("write", *result);
-          return Status::Ok();
-        });
+      ws.text(text);
+      std::optional<error_code> result;
+      ws.async_write(asio::buffer(payload.data(), payload.size()),
+                     [&](error_code ec, std::size_t) { result = ec; });
+      if (!RunUntil([&] { return result.has_value(); }, options_.timeout)) {
+        return Status::Unavailable("write timed out");
+      }
+      if (*result) return NetworkError("write", *result);
+      return Status::Ok();
+    });
   }
 
   Result<v1::ServerFrame> Read(std::chrono::milliseconds timeout) {

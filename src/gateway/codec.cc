@@ -1,10 +1,10 @@
 #include "parley/gateway/codec.h"
 
+#include <limits>
+
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
-
-#include <limits>
 
 namespace parley::gateway {
 

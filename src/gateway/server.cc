@@ -3,6 +3,12 @@
 
 #include "parley/gateway/server.h"
 
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <stdexcept>
+#include <unordered_set>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -13,12 +19,6 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
-
-#include <atomic>
-#include <chrono>
-#include <deque>
-#include <stdexcept>
-#include <unordered_set>
 
 #include "parley/admin/metrics.h"
 #include "parley/gateway/codec.h"
@@ -204,8 +204,8 @@ class WsConnection final : public ConnectionBase,
     }
 
     ConfigureWebSocket();
-    ws_.async_accept(request, beast::bind_front_handler(&WsConnection::OnAccept,
-                                                        this->shared_from_this()));
+    ws_.async_accept(request,
+                     beast::bind_front_handler(&WsConnection::OnAccept, this->shared_from_this()));
   }
 
   void RefuseUpgrade(http::status status, std::string body) {
@@ -215,10 +215,9 @@ class WsConnection final : public ConnectionBase,
     response->set(http::field::content_type, "text/plain");
     response->keep_alive(false);
     response->prepare_payload();
-    http::async_write(ws_.next_layer(), *response,
-                      [self = this->shared_from_this(), response](error_code, std::size_t) {
-                        self->Finish();
-                      });
+    http::async_write(
+        ws_.next_layer(), *response,
+        [self = this->shared_from_this(), response](error_code, std::size_t) { self->Finish(); });
   }
 
   void ConfigureWebSocket() {
@@ -229,9 +228,8 @@ class WsConnection final : public ConnectionBase,
     timeouts.idle_timeout = std::chrono::seconds(limits.idle_timeout_s);
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
-      response.set(http::field::server, "parleyd");
-    }));
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& response) { response.set(http::field::server, "parleyd"); }));
     ws_.read_message_max(limits.max_frame_bytes);
     ws_.auto_fragment(false);
   }
@@ -367,8 +365,8 @@ using TlsConnection = WsConnection<beast::ssl_stream<tcp::socket>>;
 std::unique_ptr<ssl::context> MakeTlsContext(const config::TlsConfig& tls) {
   auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
   context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                       ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                       ssl::context::single_dh_use);
   SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
   // Forward secrecy and AEAD only for TLS 1.2; TLS 1.3 suites are all fine as they are.
   SSL_CTX_set_cipher_list(context->native_handle(),

@@ -1,11 +1,11 @@
 #include "server/daemon.h"
 
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <csignal>
 #include <stdexcept>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "parley/admin/admin_server.h"
 #include "parley/admin/metrics.h"
@@ -65,8 +65,9 @@ int WaitForStopSignal() {
 
 int RunDaemon(const config::Config& config) {
   if (!config.storage.sync) {
-    spdlog::warn("storage.sync is false: acknowledged messages can be lost on a crash; "
-                 "use this for benchmarks only");
+    spdlog::warn(
+        "storage.sync is false: acknowledged messages can be lost on a crash; "
+        "use this for benchmarks only");
   }
 
   // Declared in dependency order: what is declared later may use what came before, and is

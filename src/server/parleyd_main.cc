@@ -3,17 +3,18 @@
 //   parleyd --config FILE          run the daemon
 //   parleyd --check-config FILE    validate a config file and exit
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
 #include <string_view>
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "parley/config/config.h"
 #include "parley/gateway/codec.h"
+
 #include "server/daemon.h"
 
 namespace {

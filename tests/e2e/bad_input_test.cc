@@ -2,7 +2,6 @@
 // undisturbed.
 
 #include <gtest/gtest.h>
-
 #include <openssl/hmac.h>
 
 #include "server_process.h"
@@ -55,9 +54,8 @@ class BadInputTest : public ::testing::TestWithParam<WireFormat> {
     const std::string id = "b" + std::to_string(++bystander_messages_);
     auto ack = carol_.SendText("dave", id, "still here");
     ASSERT_TRUE(ack && ack->has_send_ack()) << Describe(ack);
-    auto item = dave_.NextMatching([&](const auto& f) {
-      return f.has_item() && f.item().message().client_msg_id() == id;
-    });
+    auto item = dave_.NextMatching(
+        [&](const auto& f) { return f.has_item() && f.item().message().client_msg_id() == id; });
     ASSERT_TRUE(item) << dave_.last_error();
     ASSERT_TRUE(dave_.Ack(item->item().seq()));  // Keeps dave's small mailbox from filling.
   }
@@ -94,15 +92,15 @@ TEST_P(BadInputTest, ForgedAndBrokenTokensClose4001) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"empty", ""},
       {"garbage", "not-a-token"},
-      {"wrong secret", Forge(R"({"alg":"HS256","typ":"JWT"})", claims,
-                             "another-secret-of-sufficient-length-000")},
+      {"wrong secret",
+       Forge(R"({"alg":"HS256","typ":"JWT"})", claims, "another-secret-of-sufficient-length-000")},
       {"alg none", Base64Url(R"({"alg":"none"})") + "." + Base64Url(claims) + "."},
       {"HS512 header", Forge(R"({"alg":"HS512"})", claims, secret)},
       {"expired", Forge(R"({"alg":"HS256"})", R"({"sub":"mallory","exp":1000})", secret)},
       {"no exp", Forge(R"({"alg":"HS256"})", R"({"sub":"mallory"})", secret)},
       {"no sub", Forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(exp) + "}", secret)},
-      {"bad sub", Forge(R"({"alg":"HS256"})",
-                        R"({"sub":"a b","exp":)" + std::to_string(exp) + "}", secret)},
+      {"bad sub",
+       Forge(R"({"alg":"HS256"})", R"({"sub":"a b","exp":)" + std::to_string(exp) + "}", secret)},
   };
   for (const auto& [name, token] : cases) {
     EXPECT_EQ(ConnectWithToken(token), 4001) << name;
@@ -175,10 +173,10 @@ TEST_P(BadInputTest, InvalidUtf8InABinaryFrameIsBadRequest) {
   TestClient client(server_, WireFormat::kBinary);
   ASSERT_TRUE(client.Connect("erin"));
   // A ClientFrame whose send.text (field 3 of Send, field 3 of ClientFrame) is "\xC3\x28".
-  const std::string send_body = std::string("\x0a\x01z\x12\x04", 5) + "dave" +
-                                std::string("\x1a\x02\xc3\x28", 4);
-  const std::string frame = std::string("\x1a", 1) + static_cast<char>(send_body.size()) +
-                            send_body;
+  const std::string send_body =
+      std::string("\x0a\x01z\x12\x04", 5) + "dave" + std::string("\x1a\x02\xc3\x28", 4);
+  const std::string frame =
+      std::string("\x1a", 1) + static_cast<char>(send_body.size()) + send_body;
   ASSERT_TRUE(client.SendRaw(frame, false));
   auto reply = client.NextMatching([](const auto& f) { return f.has_error(); });
   ASSERT_TRUE(reply) << client.last_error();
@@ -263,16 +261,14 @@ TEST_P(BadInputTest, SenderIsTheAuthenticatedUserNotAFieldOfTheFrame) {
   const std::string forged =
       R"({"send":{"to":"dave","clientMsgId":"spoof","text":"hi","from":"carol"}})";
   ASSERT_TRUE(client.SendRaw(forged, true));
-  auto item = dave_.NextMatching([](const auto& f) {
-    return f.has_item() && f.item().message().client_msg_id() == "spoof";
-  });
+  auto item = dave_.NextMatching(
+      [](const auto& f) { return f.has_item() && f.item().message().client_msg_id() == "spoof"; });
   ASSERT_TRUE(item) << dave_.last_error();
   EXPECT_EQ(item->item().message().from(), "erin");
 }
 
 INSTANTIATE_TEST_SUITE_P(BothForms, BadInputTest,
-                         ::testing::Values(WireFormat::kJson, WireFormat::kBinary),
-                         FormatName);
+                         ::testing::Values(WireFormat::kJson, WireFormat::kBinary), FormatName);
 
 }  // namespace
 }  // namespace parley::testing

@@ -264,8 +264,7 @@ TEST_P(ChatTest, SigtermClosesSessionsWith1001AndExitsZero) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothForms, ChatTest,
-                         ::testing::Values(WireFormat::kJson, WireFormat::kBinary),
-                         FormatName);
+                         ::testing::Values(WireFormat::kJson, WireFormat::kBinary), FormatName);
 
 // The same chat over wss, with a certificate made for the test.
 TEST(TlsChatTest, MessagesFlowOverWss) {

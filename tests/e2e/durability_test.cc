@@ -1,10 +1,10 @@
 // What survives a restart and a crash: mailboxes, seq counters, dedup records, and every
 // message that was acknowledged to its sender.
 
-#include <gtest/gtest.h>
-
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "server_process.h"
 #include "test_client.h"

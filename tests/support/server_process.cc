@@ -1,12 +1,5 @@
 #include "server_process.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -17,6 +10,13 @@
 
 #include "parley/auth/token.h"
 #include "parley/common/clock.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace parley::testing {
 
@@ -58,6 +58,8 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+std::string ParleydPath() { return PARLEYD_PATH; }
+
 std::uint16_t FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -90,7 +92,8 @@ void ServerProcess::MakeCertificate() {
   const std::string command =
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
       " -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
-      " -keyout '" + dir + "/key.pem' -out '" + dir + "/cert.pem' 2>/dev/null";
+      " -keyout '" +
+      dir + "/key.pem' -out '" + dir + "/cert.pem' 2>/dev/null";
   if (std::system(command.c_str()) != 0) throw std::runtime_error("openssl req failed");
 }
 
@@ -114,7 +117,7 @@ void ServerProcess::WriteConfig() {
 }
 
 void ServerProcess::Start() {
-  const std::string binary = PARLEYD_PATH;
+  const std::string binary = ParleydPath();
   const std::string config = (dir_.path() / "parleyd.yaml").string();
   const std::string log = (dir_.path() / "parleyd.log").string();
 
@@ -189,6 +192,68 @@ std::string ServerProcess::Log() const {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+}  // namespace parley::testing
+
+namespace parley::testing {
+
+HttpReply HttpRequest(std::uint16_t port, const std::string& request) {
+  HttpReply reply;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(request.size())) {
+    ::close(fd);
+    return reply;
+  }
+
+  std::string response;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) response.append(buffer, n);
+  ::close(fd);
+
+  // "HTTP/1.1 200 OK\r\n...\r\n\r\nbody"
+  if (response.size() > 12 && response.starts_with("HTTP/1.")) {
+    reply.status = std::atoi(response.c_str() + 9);
+  }
+  const auto body = response.find("\r\n\r\n");
+  if (body != std::string::npos) reply.body = response.substr(body + 4);
+  return reply;
+}
+
+HttpReply HttpGet(std::uint16_t port, const std::string& target) {
+  return HttpRequest(port, "GET " + target +
+                               " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                               "Connection: close\r\n\r\n");
+}
+
+long long MetricValue(const std::string& metrics, const std::string& name) {
+  std::istringstream lines(metrics);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with(name + " ")) return std::atoll(line.c_str() + name.size() + 1);
+  }
+  return -1;
+}
+
+CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 }  // namespace parley::testing

@@ -4,11 +4,11 @@
 #ifndef PARLEY_TESTS_SUPPORT_SERVER_PROCESS_H_
 #define PARLEY_TESTS_SUPPORT_SERVER_PROCESS_H_
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <string>
+
+#include <sys/types.h>
 
 namespace parley::testing {
 
@@ -62,6 +62,8 @@ class ServerProcess {
   std::uint16_t admin_port() const { return admin_port_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
   std::filesystem::path ca_file() const { return dir_.path() / "cert.pem"; }
+  std::filesystem::path config_file() const { return dir_.path() / "parleyd.yaml"; }
+  std::uint16_t port() const { return port_; }
 
   // A valid token for `user`, signed with this server's secret.
   std::string Token(const std::string& user) const;
@@ -83,8 +85,34 @@ class ServerProcess {
   pid_t pid_ = -1;
 };
 
+// The parleyd binary under test.
+std::string ParleydPath();
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t FreePort();
+
+}  // namespace parley::testing
+
+namespace parley::testing {
+
+struct HttpReply {
+  int status = 0;  // 0: no answer.
+  std::string body;
+};
+
+// One plain HTTP/1.1 request to 127.0.0.1:`port`, read until the server closes.
+HttpReply HttpRequest(std::uint16_t port, const std::string& request);
+HttpReply HttpGet(std::uint16_t port, const std::string& target);
+
+// The value of a metric line `name value` in Prometheus text, or -1.
+long long MetricValue(const std::string& metrics, const std::string& name);
+
+// Runs a command, returning its exit status and what it printed (stdout and stderr).
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+CommandResult RunCommand(const std::string& command);
 
 }  // namespace parley::testing
 

@@ -129,3 +129,11 @@ std::string Describe(const std::optional<v1::ServerFrame>& frame) {
 }
 
 }  // namespace parley::testing
+
+namespace parley::gateway {
+
+void PrintTo(WireFormat format, std::ostream* out) {
+  *out << (format == WireFormat::kJson ? "JSON" : "protobuf");
+}
+
+}  // namespace parley::gateway

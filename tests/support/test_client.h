@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "parley/client/chat_connection.h"
+
 #include "server_process.h"
 
 namespace parley::testing {
@@ -69,6 +70,15 @@ class TestClient {
   std::uint64_t request_id_ = 0;
   std::string last_error_;
 };
+
+}  // namespace parley::testing
+
+namespace parley::gateway {
+// Lets gtest print a WireFormat parameter by name.
+void PrintTo(WireFormat format, std::ostream* out);
+}  // namespace parley::gateway
+
+namespace parley::testing {
 
 // "Json" or "Protobuf", for naming the instances of tests run in both forms.
 std::string FormatName(const ::testing::TestParamInfo<WireFormat>& info);

@@ -36,14 +36,14 @@ class Gauge {
 };
 
 struct Metrics {
-  Gauge connections;          // Open client connections, authenticated or not.
-  Counter connections_total;  // Connections accepted since start.
+  Gauge connections;            // Open client connections, authenticated or not.
+  Counter connections_total;    // Connections accepted since start.
   Counter connections_refused;  // Turned away at the connection cap.
-  Gauge sessions;             // Authenticated sessions.
-  Counter messages_accepted;  // Sends stored (new, not duplicates).
-  Counter messages_duplicate;  // Sends answered as duplicates.
-  Counter items_pushed;       // Mailbox items written to a session (live or paged).
-  Counter items_acked;        // Items acknowledged by their recipients.
+  Gauge sessions;               // Authenticated sessions.
+  Counter messages_accepted;    // Sends stored (new, not duplicates).
+  Counter messages_duplicate;   // Sends answered as duplicates.
+  Counter items_pushed;         // Mailbox items written to a session (live or paged).
+  Counter items_acked;          // Items acknowledged by their recipients.
   Counter typing_relayed;
   // Error frames sent, by Error.Code.
   std::array<Counter, v1::Error::Code_ARRAYSIZE> errors;

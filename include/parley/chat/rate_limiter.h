@@ -9,8 +9,8 @@ namespace parley::chat {
 
 class RateLimiter {
  public:
-  RateLimiter(double rate_per_s, double burst) : rate_per_ms_(rate_per_s / 1000.0),
-                                                 burst_(burst), tokens_(burst) {}
+  RateLimiter(double rate_per_s, double burst)
+      : rate_per_ms_(rate_per_s / 1000.0), burst_(burst), tokens_(burst) {}
 
   // Takes one token at monotonic time `now_ms`; false when the bucket is empty.
   bool TryTake(std::int64_t now_ms);

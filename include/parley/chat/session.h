@@ -163,10 +163,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closing_ = false;
 
   // Delivery state. Invariant: acked_seq_ <= sent_seq_.
-  std::uint64_t acked_seq_ = 0;         // Highest seq the client acknowledged.
-  std::uint64_t sent_seq_ = 0;          // Highest seq pushed to the client.
-  std::uint64_t highest_offered_ = 0;   // Highest seq the Router offered.
-  bool caught_up_ = false;              // Backlog drained; live items go out from memory.
+  std::uint64_t acked_seq_ = 0;        // Highest seq the client acknowledged.
+  std::uint64_t sent_seq_ = 0;         // Highest seq pushed to the client.
+  std::uint64_t highest_offered_ = 0;  // Highest seq the Router offered.
+  bool caught_up_ = false;             // Backlog drained; live items go out from memory.
   bool caught_up_sent_ = false;
   bool page_in_flight_ = false;
   bool offered_during_read_ = false;

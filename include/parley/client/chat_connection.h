@@ -34,7 +34,7 @@ Result<Endpoint> ParseUrl(std::string_view url);
 
 struct ConnectionOptions {
   WireFormat format = WireFormat::kJson;
-  std::string ca_file;  // wss: trust this CA (PEM) instead of the system's.
+  std::string ca_file;                      // wss: trust this CA (PEM) instead of the system's.
   std::chrono::milliseconds timeout{5000};  // For opening and for each write.
 };
 

@@ -22,9 +22,7 @@ class [[nodiscard]] Status {
     return {Code::kInvalidArgument, std::move(message)};
   }
   static Status IOError(std::string message) { return {Code::kIOError, std::move(message)}; }
-  static Status Corruption(std::string message) {
-    return {Code::kCorruption, std::move(message)};
-  }
+  static Status Corruption(std::string message) { return {Code::kCorruption, std::move(message)}; }
   static Status Unavailable(std::string message) {
     return {Code::kUnavailable, std::move(message)};
   }
@@ -52,7 +50,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return value_.has_value(); }

@@ -3,13 +3,13 @@
 #ifndef PARLEY_GATEWAY_IO_POOL_H_
 #define PARLEY_GATEWAY_IO_POOL_H_
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include <cstddef>
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 namespace parley::gateway {
 

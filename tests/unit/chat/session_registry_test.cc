@@ -1,9 +1,9 @@
 #include "parley/chat/session_registry.h"
 
-#include <gtest/gtest.h>
-
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "parley/chat/session.h"
 
@@ -12,7 +12,8 @@ namespace {
 
 // Sessions are only stored and compared here; none of their methods is called.
 std::shared_ptr<Session> MakeSession(const ChatContext& context) {
-  return std::make_shared<Session>(context, nullptr, [](std::function<void()>) {}, 1);
+  return std::make_shared<Session>(
+      context, nullptr, [](std::function<void()>) {}, 1);
 }
 
 TEST(SessionRegistryTest, RegisterReturnsTheSessionItReplaces) {

@@ -1,8 +1,8 @@
 #include "parley/common/utf8.h"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace parley {
 namespace {
@@ -13,10 +13,10 @@ TEST(Utf8Test, CountsAsciiBytesAsCharacters) {
 }
 
 TEST(Utf8Test, CountsMultiByteSequencesOnce) {
-  EXPECT_EQ(CountUtf8Chars("h\xC3\xA9llo"), 5u);          // é
-  EXPECT_EQ(CountUtf8Chars("\xE2\x82\xAC"), 1u);          // €
-  EXPECT_EQ(CountUtf8Chars("\xF0\x9F\x98\x80 ok"), 4u);   // 😀
-  EXPECT_EQ(CountUtf8Chars("\xF4\x8F\xBF\xBF"), 1u);      // U+10FFFF, the last code point
+  EXPECT_EQ(CountUtf8Chars("h\xC3\xA9llo"), 5u);         // é
+  EXPECT_EQ(CountUtf8Chars("\xE2\x82\xAC"), 1u);         // €
+  EXPECT_EQ(CountUtf8Chars("\xF0\x9F\x98\x80 ok"), 4u);  // 😀
+  EXPECT_EQ(CountUtf8Chars("\xF4\x8F\xBF\xBF"), 1u);     // U+10FFFF, the last code point
 }
 
 TEST(Utf8Test, RejectsTruncatedSequences) {
@@ -33,7 +33,7 @@ TEST(Utf8Test, RejectsStrayContinuationAndInvalidLeadBytes) {
 }
 
 TEST(Utf8Test, RejectsOverlongForms) {
-  EXPECT_FALSE(CountUtf8Chars("\xC0\xAF"));          // '/' in two bytes
+  EXPECT_FALSE(CountUtf8Chars("\xC0\xAF"));  // '/' in two bytes
   EXPECT_FALSE(CountUtf8Chars("\xC1\xBF"));
   EXPECT_FALSE(CountUtf8Chars("\xE0\x80\xAF"));      // '/' in three bytes
   EXPECT_FALSE(CountUtf8Chars("\xF0\x80\x80\xAF"));  // '/' in four bytes
@@ -51,9 +51,7 @@ TEST(Utf8Test, RejectsBrokenContinuationInsideSequence) {
   EXPECT_FALSE(CountUtf8Chars("\xF0\x9F\x28\x80"));
 }
 
-TEST(Utf8Test, AcceptsEmbeddedNul) {
-  EXPECT_EQ(CountUtf8Chars(std::string("a\0b", 3)), 3u);
-}
+TEST(Utf8Test, AcceptsEmbeddedNul) { EXPECT_EQ(CountUtf8Chars(std::string("a\0b", 3)), 3u); }
 
 }  // namespace
 }  // namespace parley

@@ -67,8 +67,8 @@ TEST(CodecTest, RejectsMalformedInput) {
   }
   EXPECT_FALSE(DecodeClientFrame("\xff\xff\xff", WireFormat::kBinary, &frame).ok());
   // Field 3 (send) declared 100 bytes long with 2 present.
-  EXPECT_FALSE(DecodeClientFrame(std::string("\x1a\x64\x0a\x00", 4), WireFormat::kBinary, &frame)
-                   .ok());
+  EXPECT_FALSE(
+      DecodeClientFrame(std::string("\x1a\x64\x0a\x00", 4), WireFormat::kBinary, &frame).ok());
 }
 
 TEST(CodecTest, RejectsInvalidUtf8InBinaryStrings) {
