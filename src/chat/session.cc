@@ -63,6 +63,12 @@ void Session::OnFrame(const v1::ClientFrame& frame, WireFormat format) {
     case v1::ClientFrame::kTyping:
       HandleTyping(frame.typing());
       break;
+    case v1::ClientFrame::kSetRetention:
+      HandleSetRetention(frame, format);
+      break;
+    case v1::ClientFrame::kGetHistory:
+      HandleGetHistory(frame, format);
+      break;
     case v1::ClientFrame::kPing: {
       v1::ServerFrame reply;
       reply.mutable_pong();
@@ -73,8 +79,8 @@ void Session::OnFrame(const v1::ClientFrame& frame, WireFormat format) {
       ReplyError(v1::Error::BAD_REQUEST, "already connected", frame.request_id(), format);
       CountViolation();
       break;
-    default:
-      HandleUnsupported(frame, format);
+    case v1::ClientFrame::BODY_NOT_SET:
+      // The codec refuses frames without a body; nothing to do if one got here anyway.
       break;
   }
 }
@@ -123,6 +129,7 @@ void Session::OnSessionOpened(const storage::SessionInfo& info, std::uint64_t re
   if (closing_ || connection_ == nullptr) return;
 
   authenticated_ = true;
+  history_days_ = info.history_days;
   acked_seq_ = info.acked_seq;
   sent_seq_ = info.acked_seq;
   context_.metrics->sessions.Add(1);
@@ -290,8 +297,97 @@ void Session::HandleTyping(const v1::TypingNotice& typing) {
   context_.router->RelayTyping(user_, typing.to());
 }
 
-void Session::HandleUnsupported(const v1::ClientFrame& frame, WireFormat format) {
-  ReplyError(v1::Error::BAD_REQUEST, "not supported by this server", frame.request_id(), format);
+void Session::HandleSetRetention(const v1::ClientFrame& frame, WireFormat format) {
+  const std::uint32_t days = frame.set_retention().history_days();
+  const std::uint64_t request_id = frame.request_id();
+  if (days > context_.limits.max_history_days) {
+    ReplyError(v1::Error::BAD_REQUEST, "history_days must be 0 to 90", request_id, format);
+    CountViolation();
+    return;
+  }
+  if (!send_limiter_.TryTake(MonotonicMs())) {
+    ReplyError(v1::Error::RATE_LIMITED, "sending too fast", request_id, format);
+    CountViolation();
+    return;
+  }
+
+  context_.store->SetRetention(
+      user_, days, [self = shared_from_this(), days, request_id, format](Status status) {
+        self->Post([status = std::move(status), days, request_id, format](Session& s) {
+          s.OnRetentionSet(status, days, request_id, format);
+        });
+      });
+}
+
+void Session::OnRetentionSet(const Status& status, std::uint32_t history_days,
+                             std::uint64_t request_id, WireFormat format) {
+  if (!status.ok()) {
+    spdlog::error("[conn={} user={}] set_retention failed: {}", connection_id_, user_,
+                  status.ToString());
+    ReplyError(v1::Error::UNAVAILABLE, "storage unavailable, try again", request_id, format);
+    return;
+  }
+  history_days_ = history_days;
+  v1::ServerFrame reply;
+  reply.mutable_retention_set()->set_history_days(history_days);
+  Reply(reply, request_id, format);
+}
+
+void Session::HandleGetHistory(const v1::ClientFrame& frame, WireFormat format) {
+  const v1::GetHistory& request = frame.get_history();
+  const std::uint64_t request_id = frame.request_id();
+  if (!request.peer().empty() && !auth::IsValidUserId(request.peer())) {
+    ReplyError(v1::Error::BAD_REQUEST, "peer is not a user id", request_id, format);
+    CountViolation();
+    return;
+  }
+  if (request.before_ms() < 0) {
+    ReplyError(v1::Error::BAD_REQUEST, "before_ms must not be negative", request_id, format);
+    CountViolation();
+    return;
+  }
+  // Reads share the send bucket: a page of history costs the server more than a message.
+  if (!send_limiter_.TryTake(MonotonicMs())) {
+    ReplyError(v1::Error::RATE_LIMITED, "sending too fast", request_id, format);
+    CountViolation();
+    return;
+  }
+
+  storage::HistoryQuery query;
+  query.user = user_;
+  query.peer = request.peer();
+  query.before_ms = request.before_ms();
+  query.cursor = request.cursor();
+  query.limit = request.limit() == 0 ? context_.limits.default_history_limit
+                                     : std::min(request.limit(), context_.limits.max_history_limit);
+  query.history_days = history_days_;
+
+  context_.store->ReadHistory(
+      std::move(query), [self = shared_from_this(), request_id, format](auto result) {
+        self->Post([result = std::move(result), request_id, format](Session& s) {
+          s.OnHistoryRead(result, request_id, format);
+        });
+      });
+}
+
+void Session::OnHistoryRead(const Result<storage::HistoryPage>& result, std::uint64_t request_id,
+                            WireFormat format) {
+  if (!result.ok()) {
+    if (result.status().code() == Status::Code::kInvalidArgument) {
+      ReplyError(v1::Error::BAD_REQUEST, result.status().message(), request_id, format);
+      return;
+    }
+    spdlog::error("[conn={} user={}] history read failed: {}", connection_id_, user_,
+                  result.status().ToString());
+    ReplyError(v1::Error::UNAVAILABLE, "storage unavailable, try again", request_id, format);
+    return;
+  }
+
+  v1::ServerFrame reply;
+  v1::History* history = reply.mutable_history();
+  for (const v1::Message& message : result.value().messages) *history->add_messages() = message;
+  history->set_next_cursor(result.value().next_cursor);
+  Reply(reply, request_id, format);
 }
 
 // --- Delivery ----------------------------------------------------------------------------------

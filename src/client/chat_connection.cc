@@ -118,10 +118,14 @@ class ChatConnection::Impl {
 
   Result<v1::ServerFrame> Read(std::chrono::milliseconds timeout) {
     if (ended_) return Status::NotFound("closed");
-    if (!read_pending_) StartRead();
-    if (!RunUntil([&] { return !read_pending_; }, timeout)) {
+
+    // A read left pending by a timeout may complete while a later Send() runs the context;
+    // its frame then waits in the buffer, and starting another read would append to it.
+    if (!read_pending_ && !read_complete_) StartRead();
+    if (!RunUntil([&] { return read_complete_; }, timeout)) {
       return Status::Unavailable("timeout");
     }
+    read_complete_ = false;
 
     if (read_error_) {
       ended_ = true;
@@ -223,6 +227,7 @@ class ChatConnection::Impl {
     WithStream([&](auto& ws) {
       ws.async_read(read_buffer_, [this, &ws](error_code ec, std::size_t) {
         read_pending_ = false;
+        read_complete_ = true;
         read_error_ = ec;
         read_was_text_ = ws.got_text();
       });
@@ -251,6 +256,7 @@ class ChatConnection::Impl {
   std::variant<std::monostate, PlainStream, TlsStream> stream_;
   beast::flat_buffer read_buffer_;
   bool read_pending_ = false;
+  bool read_complete_ = false;  // A read finished and Read() has not consumed it yet.
   bool read_was_text_ = false;
   error_code read_error_;
   bool ended_ = false;

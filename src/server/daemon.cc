@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -23,8 +25,6 @@ namespace {
 // How long sessions get to close cleanly on shutdown before the threads are stopped anyway.
 constexpr auto kDrainTimeout = std::chrono::seconds(5);
 
-constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
-
 std::size_t NetworkThreads(const config::Config& config) {
   if (config.server.threads > 0) return config.server.threads;
   return std::max(1u, std::thread::hardware_concurrency());
@@ -35,8 +35,8 @@ storage::StoreOptions MakeStoreOptions(const config::Config& config, const Clock
   options.path = config.storage.path;
   options.sync = config.storage.sync;
   options.mailbox_max_items = config.limits.mailbox_max_items;
-  options.undelivered_ttl_ms = config.retention.undelivered_days * kDayMs;
-  options.dedup_ttl_ms = config.retention.dedup_days * kDayMs;
+  options.undelivered_ttl_ms = config.retention.undelivered_days * kMsPerDay;
+  options.dedup_ttl_ms = config.retention.dedup_days * kMsPerDay;
   options.clock = clock;
   return options;
 }
@@ -48,6 +48,25 @@ chat::SessionLimits MakeSessionLimits(const config::Config& config) {
   limits.typing_rate_per_s = config.limits.typing_rate_per_s;
   limits.violations_before_close = config.limits.violations_before_close;
   return limits;
+}
+
+// Tests make days pass by starting the daemon with its clock moved forward; retention and
+// token expiry then see the moved time. Never set it in production.
+constexpr char kClockOffsetVariable[] = "PARLEYD_TEST_CLOCK_OFFSET_MS";
+
+std::unique_ptr<Clock> MakeClock() {
+  const char* offset = std::getenv(kClockOffsetVariable);
+  if (offset == nullptr || *offset == '\0') return std::make_unique<SystemClock>();
+
+  char* end = nullptr;
+  const long long offset_ms = std::strtoll(offset, &end, 10);
+  if (*end != '\0') {
+    throw std::runtime_error(std::string(kClockOffsetVariable) + " is not a whole number");
+  }
+  auto clock = std::make_unique<OffsetClock>();
+  clock->SetOffset(offset_ms);
+  spdlog::warn("clock moved by {} ms through {}: for tests only", offset_ms, kClockOffsetVariable);
+  return clock;
 }
 
 int WaitForStopSignal() {
@@ -72,12 +91,12 @@ int RunDaemon(const config::Config& config) {
 
   // Declared in dependency order: what is declared later may use what came before, and is
   // destroyed first.
-  SystemClock clock;
+  const std::unique_ptr<Clock> clock = MakeClock();
   admin::Metrics metrics;
   chat::SessionRegistry registry;
   chat::LocalRouter router(&registry);
 
-  auto store = storage::Store::Open(MakeStoreOptions(config, &clock),
+  auto store = storage::Store::Open(MakeStoreOptions(config, clock.get()),
                                     [&router](std::vector<storage::NewItem> items) {
                                       for (auto& item : items) {
                                         router.DeliverItem(item.user, std::move(item.item));
@@ -90,7 +109,7 @@ int RunDaemon(const config::Config& config) {
   context.store = store->get();
   context.registry = &registry;
   context.router = &router;
-  context.clock = &clock;
+  context.clock = clock.get();
   context.metrics = &metrics;
   context.token_secret = config.auth.secret;
   context.limits = MakeSessionLimits(config);

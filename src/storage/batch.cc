@@ -45,6 +45,14 @@ void Batch::DeleteItem(const std::string& key) {
   ++deleted_;
 }
 
+void Batch::PutHistory(const std::string& key, std::string value) {
+  write_batch_.Put(database_->history(), key, value).PermitUncheckedError();
+}
+
+void Batch::DeleteHistoryRange(const std::string& begin, const std::string& end) {
+  write_batch_.DeleteRange(database_->history(), begin, end).PermitUncheckedError();
+}
+
 void Batch::Touch(const std::string& user, UserState* state) { touched_.emplace(user, state); }
 
 void Batch::Seal() {

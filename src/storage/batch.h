@@ -43,6 +43,12 @@ class Batch {
 
   void DeleteItem(const std::string& key);
 
+  void PutHistory(const std::string& key, std::string value);
+
+  // Deletes the history keys in [begin, end). A range tombstone, unlike the mailbox's point
+  // deletes: a purge is rare and may cover a great many keys.
+  void DeleteHistoryRange(const std::string& begin, const std::string& end);
+
   // Notes that `state`'s record changed. Each changed record is put once, by Seal.
   void Touch(const std::string& user, UserState* state);
 

@@ -69,8 +69,10 @@ void BatchWriter::Apply(WriteOp& op, Batch& batch) {
           ApplySend(typed, batch);
         } else if constexpr (std::is_same_v<T, AckOp>) {
           ApplyAck(typed, batch);
-        } else {
+        } else if constexpr (std::is_same_v<T, MarkReadOp>) {
           ApplyMarkRead(typed, batch);
+        } else {
+          ApplySetRetention(typed, batch);
         }
       },
       op);
@@ -144,6 +146,13 @@ void BatchWriter::ApplySend(SendOp& op, Batch& batch) {
     op.result.outcome = SendOutcome::kMailboxFull;
     return;
   }
+  // The sender's state only matters for her history; a sender unknown to the store (tests
+  // and tools may send without connecting) keeps none.
+  Result<UserState*> sender = users_.Get(request.from);
+  if (!sender.ok()) {
+    LogOpFailure("send", sender.status());
+    return;
+  }
 
   v1::Item item;
   v1::Message* message = item.mutable_message();
@@ -152,6 +161,8 @@ void BatchWriter::ApplySend(SendOp& op, Batch& batch) {
   message->set_client_msg_id(request.client_msg_id);
   message->set_text(request.text);
   message->set_sent_at_ms(now_ms);
+  AddToHistory(request.to, *recipient, request.from, *message, batch);
+  AddToHistory(request.from, **sender, request.to, *message, batch);
   const std::uint64_t seq = batch.AppendItem(request.to, recipient, std::move(item),
                                              ExpiryAfter(now_ms, undelivered_ttl_ms_));
 
@@ -190,6 +201,50 @@ void BatchWriter::ApplyMarkRead(MarkReadOp& op, Batch& batch) {
     AppendReceipt(op.peer, peer, op.reader, id, v1::Receipt::READ, now_ms, batch);
   }
   op.result = MarkReadOutcome::kStored;
+}
+
+void BatchWriter::ApplySetRetention(SetRetentionOp& op, Batch& batch) {
+  Result<UserState*> found = users_.Get(op.user);
+  if (!found.ok()) {
+    LogOpFailure("set_retention", found.status());
+    op.result = found.status();
+    return;
+  }
+  UserState* state = *found;
+  if (!state->exists) {
+    op.result = Status::NotFound("no such user");
+    return;
+  }
+
+  const std::uint32_t before = state->record.history_days();
+  state->record.set_history_days(op.history_days);
+  batch.Touch(op.user, state);
+  if (op.history_days >= before) return;
+
+  // Lowered: what falls outside the new window goes now, as one range. The by-peer index
+  // entries of those messages are left to their own expiry stamps; reads skip an index
+  // entry whose message is gone.
+  if (op.history_days == 0) {
+    batch.DeleteHistoryRange(HistoryBegin(op.user), HistoryEnd(op.user));
+    return;
+  }
+  const std::string prefix = HistoryEntryPrefix(op.user);
+  const std::int64_t cutoff_ms = clock_->NowMs() - op.history_days * kMsPerDay;
+  batch.DeleteHistoryRange(prefix, HistoryTimeBound(prefix, cutoff_ms));
+}
+
+void BatchWriter::AddToHistory(const std::string& owner, const UserState& state,
+                               const std::string& peer, const v1::Message& message, Batch& batch) {
+  const std::uint32_t days = state.record.history_days();
+  if (!state.exists || days == 0) return;
+
+  // The window in force when the message is stored sets its expiry; raising history_days
+  // later lengthens the life of messages stored from then on.
+  const std::int64_t expiry_ms = ExpiryAfter(message.sent_at_ms(), days * kMsPerDay);
+  const std::string id =
+      HistoryMessageId(message.sent_at_ms(), message.from(), message.client_msg_id());
+  batch.PutHistory(HistoryEntryPrefix(owner) + id, EncodeValue(expiry_ms, message));
+  batch.PutHistory(HistoryPeerPrefix(owner, peer) + id, EncodeStamp(expiry_ms));
 }
 
 Status BatchWriter::AckUpTo(const std::string& user, UserState* state, std::uint64_t seq,

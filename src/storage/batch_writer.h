@@ -52,6 +52,11 @@ class BatchWriter {
   void ApplySend(SendOp& op, Batch& batch);
   void ApplyAck(AckOp& op, Batch& batch);
   void ApplyMarkRead(MarkReadOp& op, Batch& batch);
+  void ApplySetRetention(SetRetentionOp& op, Batch& batch);
+
+  // Keeps `message` in `owner`'s history, if she keeps one, indexed under `peer`.
+  void AddToHistory(const std::string& owner, const UserState& state, const std::string& peer,
+                    const v1::Message& message, Batch& batch);
 
   // Acks `user`'s items up to `seq`, clamped to what was committed before this batch.
   Status AckUpTo(const std::string& user, UserState* state, std::uint64_t seq, Batch& batch);

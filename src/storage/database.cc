@@ -86,6 +86,7 @@ Result<std::unique_ptr<Database>> Database::Open(const StoreOptions& options, co
       {"mailbox", FamilyOptions(filter, cache, /*point_lookups=*/false)},
       {"dedup", FamilyOptions(filter, cache, /*point_lookups=*/true)},
       {"users", FamilyOptions(filter, cache, /*point_lookups=*/true)},
+      {"history", FamilyOptions(filter, cache, /*point_lookups=*/true)},
   };
 
   rocksdb::DB* db = nullptr;

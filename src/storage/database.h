@@ -27,8 +27,8 @@ Status FromRocks(const rocksdb::Status& status, std::string_view context);
 // Thread-safe as rocksdb::DB is; the handles stay valid until destruction.
 class Database {
  public:
-  // Opens or creates the database at options.path with the "mailbox", "dedup" and "users"
-  // column families. Fails with a Status naming the path and RocksDB's reason.
+  // Opens or creates the database at options.path with the "mailbox", "dedup", "users" and
+  // "history" column families. Fails with a Status naming the path and RocksDB's reason.
   static Result<std::unique_ptr<Database>> Open(const StoreOptions& options, const Clock* clock);
 
   Database(const Database&) = delete;
@@ -39,12 +39,16 @@ class Database {
   rocksdb::ColumnFamilyHandle* mailbox() const { return handles_[kMailbox]; }
   rocksdb::ColumnFamilyHandle* dedup() const { return handles_[kDedup]; }
   rocksdb::ColumnFamilyHandle* users() const { return handles_[kUsers]; }
+  rocksdb::ColumnFamilyHandle* history() const { return handles_[kHistory]; }
+
+  // Every family, for whole-database chores (compaction, counting keys).
+  const std::vector<rocksdb::ColumnFamilyHandle*>& families() const { return handles_; }
   // Holds nothing of ours but the writability probe.
   rocksdb::ColumnFamilyHandle* default_family() const { return handles_[kDefault]; }
 
  private:
   // Indexes into handles_, in the order the descriptors are passed to rocksdb::DB::Open.
-  enum Family { kDefault = 0, kMailbox = 1, kDedup = 2, kUsers = 3 };
+  enum Family { kDefault = 0, kMailbox = 1, kDedup = 2, kUsers = 3, kHistory = 4 };
 
   explicit Database(const Clock* clock);
 

@@ -1,5 +1,6 @@
 #include "keys.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace parley::storage {
@@ -78,6 +79,58 @@ std::string DedupKey(std::string_view sender, std::string_view client_msg_id) {
   return key;
 }
 
+std::string HistoryMessageId(std::int64_t sent_at_ms, std::string_view sender,
+                             std::string_view client_msg_id) {
+  std::string id;
+  id.reserve(kSeqBytes + sender.size() + 1 + client_msg_id.size());
+  // Times before the epoch do not occur; clamping keeps the unsigned order equal to time.
+  AppendBigEndian64(&id, static_cast<std::uint64_t>(std::max<std::int64_t>(sent_at_ms, 0)));
+  id.append(sender);
+  id.push_back(kUserSeparator);
+  id.append(client_msg_id);
+  return id;
+}
+
+std::optional<std::int64_t> HistoryMessageIdTime(std::string_view message_id) {
+  // The time, at least one byte of sender, and the separator.
+  if (message_id.size() < kSeqBytes + 2) return std::nullopt;
+  const std::uint64_t time = ReadBigEndian64(message_id);
+  if (time > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(time);
+}
+
+std::string HistoryEntryPrefix(std::string_view user) {
+  std::string key(user);
+  key.push_back(kUserSeparator);
+  key.push_back('m');
+  return key;
+}
+
+std::string HistoryPeerPrefix(std::string_view user, std::string_view peer) {
+  std::string key(user);
+  key.push_back(kUserSeparator);
+  key.push_back('p');
+  key.append(peer);
+  key.push_back(kUserSeparator);
+  return key;
+}
+
+std::string HistoryTimeBound(std::string_view prefix, std::int64_t ms) {
+  std::string key(prefix);
+  AppendBigEndian64(&key, static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0)));
+  return key;
+}
+
+std::string HistoryBegin(std::string_view user) {
+  std::string key(user);
+  key.push_back(kUserSeparator);
+  return key;
+}
+
+std::string HistoryEnd(std::string_view user) { return MailboxEnd(user); }
+
 std::string UserKey(std::string_view user) { return std::string(user); }
 
 std::string EncodeValue(std::int64_t expiry_ms, const google::protobuf::MessageLite& record) {
@@ -85,6 +138,12 @@ std::string EncodeValue(std::int64_t expiry_ms, const google::protobuf::MessageL
   value.reserve(kStampBytes + record.ByteSizeLong());
   AppendLittleEndian64(&value, static_cast<std::uint64_t>(expiry_ms));
   record.AppendToString(&value);
+  return value;
+}
+
+std::string EncodeStamp(std::int64_t expiry_ms) {
+  std::string value;
+  AppendLittleEndian64(&value, static_cast<std::uint64_t>(expiry_ms));
   return value;
 }
 

@@ -17,11 +17,30 @@
 //   users    key    | user             |
 //            value  | expiry_ms (8 B, 0 = never) | parley.storage.UserRecord |
 //
+//   history  key    +------+------+-----+-------------------------+
+//   (entry)         | user | 0x00 | 'm' | message id              |
+//                   +------+------+-----+-------------------------+
+//            value  | expiry_ms (8 B)  | parley.v1.Message         |
+//
+//   history  key    +------+------+-----+------+------+-------------------------+
+//   (by peer)       | user | 0x00 | 'p' | peer | 0x00 | message id              |
+//                   +------+------+-----+------+------+-------------------------+
+//            value  | expiry_ms (8 B)  |  (nothing else: the entry holds the message)
+//
+//   message id      +--------------------------+--------+------+---------------+
+//                   | sent_at_ms (8 B, BE)     | sender | 0x00 | client_msg_id |
+//                   +--------------------------+--------+------+---------------+
+//
 // clang-format on
 //
 // User ids never contain NUL, and NUL sorts before every other byte, so one user's mailbox
 // items form one contiguous range [user 0x00, user 0x01) ordered by seq, and no other user's
 // range can interleave with it. The big-endian seq makes bytewise order equal numeric order.
+//
+// A message id orders one user's history by time, and (sender, client_msg_id) is unique, so
+// messages that share a millisecond still have distinct, stable positions: paging by key
+// never skips or repeats one. Purging everything older than a cut-off is one range delete
+// over the entries.
 //
 // The fixed-width expiry stamp in front of every value lets the compaction filter and the
 // read path decide expiry without parsing protobuf. A stamp of 0 means "never expires".
@@ -63,6 +82,27 @@ std::optional<std::uint64_t> MailboxKeySeq(std::string_view key);
 // sender 0x00 client_msg_id.
 std::string DedupKey(std::string_view sender, std::string_view client_msg_id);
 
+// A history message id: be64(sent_at_ms) sender 0x00 client_msg_id.
+std::string HistoryMessageId(std::int64_t sent_at_ms, std::string_view sender,
+                             std::string_view client_msg_id);
+
+// The sent_at_ms at the front of a message id; nullopt if it is too short to be one.
+std::optional<std::int64_t> HistoryMessageIdTime(std::string_view message_id);
+
+// user 0x00 'm': the prefix of `user`'s history entries.
+std::string HistoryEntryPrefix(std::string_view user);
+
+// user 0x00 'p' peer 0x00: the prefix of `user`'s by-peer index for `peer`.
+std::string HistoryPeerPrefix(std::string_view user, std::string_view peer);
+
+// prefix be64(ms): every key under `prefix` (an entry or peer prefix) whose message was sent
+// before `ms` sorts below it, every other one above.
+std::string HistoryTimeBound(std::string_view prefix, std::int64_t ms);
+
+// user 0x00 and user 0x01: the bounds of everything in `user`'s history.
+std::string HistoryBegin(std::string_view user);
+std::string HistoryEnd(std::string_view user);
+
 // The user id itself; a function so that every layout is spelled out here.
 std::string UserKey(std::string_view user);
 
@@ -71,6 +111,9 @@ std::string EncodeValue(std::int64_t expiry_ms, const google::protobuf::MessageL
 
 // The expiry stamp of a value; nullopt if the value is shorter than a stamp.
 std::optional<std::int64_t> ValueExpiry(std::string_view value);
+
+// Just the expiry stamp: the value of an index entry that points at data held elsewhere.
+std::string EncodeStamp(std::int64_t expiry_ms);
 
 // Splits a value into its stamp and record. False if the value is too short or the record
 // does not parse.

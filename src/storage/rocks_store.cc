@@ -2,9 +2,11 @@
 
 #include <utility>
 
+#include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
 #include <spdlog/spdlog.h>
 
+#include "history_reader.h"
 #include "mailbox_reader.h"
 
 namespace parley::storage {
@@ -58,18 +60,65 @@ void RocksStore::MarkRead(std::string reader, std::string peer, std::vector<std:
                          MarkReadOutcome::kUnavailable});
 }
 
-void RocksStore::ReadMailbox(std::string user, std::uint64_t after_seq, std::size_t limit,
-                             std::function<void(Result<MailboxPage>)> done) {
+template <typename T>
+void RocksStore::PostRead(std::function<Result<T>()> read, std::function<void(Result<T>)> done) {
   // `done` is shared between the task and this frame, so that a refused task can still be
   // answered here.
-  auto callback = std::make_shared<std::function<void(Result<MailboxPage>)>>(std::move(done));
-  std::function<void()> task = [this, user = std::move(user), after_seq, limit, callback] {
-    Result<MailboxPage> page = ReadMailboxPage(*database_, user, after_seq, limit, clock_->NowMs());
-    if (*callback) (*callback)(std::move(page));
+  auto callback = std::make_shared<std::function<void(Result<T>)>>(std::move(done));
+  std::function<void()> task = [read = std::move(read), callback] {
+    Result<T> result = read();
+    if (*callback) (*callback)(std::move(result));
   };
   if (!readers_.Post(task) && *callback) {
     (*callback)(Status::Unavailable("store is shutting down"));
   }
+}
+
+void RocksStore::ReadMailbox(std::string user, std::uint64_t after_seq, std::size_t limit,
+                             std::function<void(Result<MailboxPage>)> done) {
+  PostRead<MailboxPage>(
+      [this, user = std::move(user), after_seq, limit] {
+        return ReadMailboxPage(*database_, user, after_seq, limit, clock_->NowMs());
+      },
+      std::move(done));
+}
+
+void RocksStore::SetRetention(std::string user, std::uint32_t history_days,
+                              std::function<void(Status)> done) {
+  queue_.Push(SetRetentionOp{std::move(user), history_days, std::move(done), Status::Ok()});
+}
+
+void RocksStore::ReadHistory(HistoryQuery query, std::function<void(Result<HistoryPage>)> done) {
+  PostRead<HistoryPage>(
+      [this, query = std::move(query)] {
+        return ReadHistoryPage(*database_, query, clock_->NowMs());
+      },
+      std::move(done));
+}
+
+Status RocksStore::CompactAll() {
+  rocksdb::CompactRangeOptions options;
+  // Rewrite the bottommost files too: that is where old, expired data sits.
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (rocksdb::ColumnFamilyHandle* family : database_->families()) {
+    Status compacted =
+        FromRocks(database_->db()->CompactRange(options, family, nullptr, nullptr), "compact");
+    if (!compacted.ok()) return compacted;
+  }
+  return Status::Ok();
+}
+
+Result<std::uint64_t> RocksStore::CountKeys(std::string_view family) {
+  for (rocksdb::ColumnFamilyHandle* handle : database_->families()) {
+    if (handle->GetName() != family) continue;
+    std::unique_ptr<rocksdb::Iterator> it(
+        database_->db()->NewIterator(rocksdb::ReadOptions(), handle));
+    std::uint64_t count = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+    if (!it->status().ok()) return FromRocks(it->status(), "count keys");
+    return count;
+  }
+  return Status::InvalidArgument("no column family named " + std::string(family));
 }
 
 bool RocksStore::IsWritable() {

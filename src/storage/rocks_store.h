@@ -38,10 +38,20 @@ class RocksStore final : public Store {
                 std::function<void(MarkReadOutcome)> done) override;
   void ReadMailbox(std::string user, std::uint64_t after_seq, std::size_t limit,
                    std::function<void(Result<MailboxPage>)> done) override;
+  void SetRetention(std::string user, std::uint32_t history_days,
+                    std::function<void(Status)> done) override;
+  void ReadHistory(HistoryQuery query, std::function<void(Result<HistoryPage>)> done) override;
+  Status CompactAll() override;
+  Result<std::uint64_t> CountKeys(std::string_view family) override;
   bool IsWritable() override;
   const StoreStats& stats() const override { return stats_; }
 
  private:
+  // Runs `read` on a reader thread and hands its result to `done`; answers Unavailable at
+  // once when the pool no longer takes work.
+  template <typename T>
+  void PostRead(std::function<Result<T>()> read, std::function<void(Result<T>)> done);
+
   RocksStore(const StoreOptions& options, const Clock* clock, std::unique_ptr<Database> database,
              ItemSink sink);
 

@@ -28,6 +28,7 @@ void Fail(WriteOp& op, const Status& why) {
     void operator()(SendOp& typed) const { Run(typed.done, SendResult{}); }
     void operator()(AckOp& typed) const { Run(typed.done, why); }
     void operator()(MarkReadOp& typed) const { Run(typed.done, MarkReadOutcome::kUnavailable); }
+    void operator()(SetRetentionOp& typed) const { Run(typed.done, why); }
   };
   std::visit(Failer{why}, op);
 }

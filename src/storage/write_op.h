@@ -45,7 +45,14 @@ struct MarkReadOp {
   MarkReadOutcome result = MarkReadOutcome::kUnavailable;
 };
 
-using WriteOp = std::variant<OpenSessionOp, SendOp, AckOp, MarkReadOp>;
+struct SetRetentionOp {
+  std::string user;
+  std::uint32_t history_days = 0;
+  std::function<void(Status)> done;
+  Status result;
+};
+
+using WriteOp = std::variant<OpenSessionOp, SendOp, AckOp, MarkReadOp, SetRetentionOp>;
 
 // Runs the op's callback with the result the writer gave it.
 void Complete(WriteOp& op);

@@ -126,6 +126,7 @@ void ServerProcess::Start() {
   if (pid_ == 0) {
     // Child: stderr to the log file, then become parleyd.
     if (std::freopen(log.c_str(), "a", stderr) == nullptr) ::_exit(127);
+    ::setenv("PARLEYD_TEST_CLOCK_OFFSET_MS", std::to_string(clock_offset_ms_).c_str(), 1);
     ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
@@ -182,7 +183,7 @@ std::string ServerProcess::url() const {
 
 std::string ServerProcess::Token(const std::string& user) const {
   SystemClock clock;
-  auto token = auth::MintToken(user, secret_, clock.NowMs(), 3600);
+  auto token = auth::MintToken(user, secret_, clock.NowMs() + clock_offset_ms_, 3600);
   if (!token.ok()) throw std::runtime_error("cannot mint a token for " + user);
   return token.value();
 }

@@ -65,6 +65,10 @@ class ServerProcess {
   std::filesystem::path config_file() const { return dir_.path() / "parleyd.yaml"; }
   std::uint16_t port() const { return port_; }
 
+  // Moves the clock of the next Start() by `offset_ms` (tokens follow), so that tests make
+  // days pass without waiting.
+  void set_clock_offset_ms(std::int64_t offset_ms) { clock_offset_ms_ = offset_ms; }
+
   // A valid token for `user`, signed with this server's secret.
   std::string Token(const std::string& user) const;
   const std::string& secret() const { return secret_; }
@@ -83,6 +87,7 @@ class ServerProcess {
   std::uint16_t port_ = 0;
   std::uint16_t admin_port_ = 0;
   pid_t pid_ = -1;
+  std::int64_t clock_offset_ms_ = 0;
 };
 
 // The parleyd binary under test.

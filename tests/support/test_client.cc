@@ -53,6 +53,31 @@ std::optional<v1::ServerFrame> TestClient::SendText(const std::string& to,
   return NextMatching([id](const v1::ServerFrame& f) { return f.request_id() == id; });
 }
 
+std::optional<v1::ServerFrame> TestClient::Request(v1::ClientFrame frame) {
+  const std::uint64_t id = next_request_id();
+  frame.set_request_id(id);
+  if (!Send(frame)) return std::nullopt;
+  return NextMatching([id](const v1::ServerFrame& f) { return f.request_id() == id; });
+}
+
+std::optional<v1::ServerFrame> TestClient::SetRetention(std::uint32_t history_days) {
+  v1::ClientFrame frame;
+  frame.mutable_set_retention()->set_history_days(history_days);
+  return Request(frame);
+}
+
+std::optional<v1::ServerFrame> TestClient::GetHistory(const std::string& peer,
+                                                      const std::string& cursor,
+                                                      std::uint32_t limit, std::int64_t before_ms) {
+  v1::ClientFrame frame;
+  v1::GetHistory* request = frame.mutable_get_history();
+  request->set_peer(peer);
+  request->set_cursor(cursor);
+  request->set_limit(limit);
+  request->set_before_ms(before_ms);
+  return Request(frame);
+}
+
 bool TestClient::Send(v1::ClientFrame frame) {
   Status status = conn_.Send(frame);
   last_error_ = status.ToString();

@@ -36,6 +36,13 @@ class TestClient {
   std::optional<v1::ServerFrame> SendText(const std::string& to, const std::string& client_msg_id,
                                           const std::string& text);
 
+  // Sends a request and returns the reply carrying its request_id, or nullopt.
+  std::optional<v1::ServerFrame> Request(v1::ClientFrame frame);
+
+  std::optional<v1::ServerFrame> SetRetention(std::uint32_t history_days);
+  std::optional<v1::ServerFrame> GetHistory(const std::string& peer, const std::string& cursor,
+                                            std::uint32_t limit, std::int64_t before_ms = 0);
+
   bool Send(v1::ClientFrame frame);
   bool SendRaw(const std::string& payload, bool text) { return conn_.SendRaw(payload, text).ok(); }
   bool Ack(std::uint64_t seq);

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "parley/chat/rate_limiter.h"
+#include "parley/common/status.h"
 #include "parley/gateway/codec.h"
 #include "parley/v1/parley.pb.h"
 
@@ -31,6 +32,7 @@ namespace storage {
 class Store;
 struct SessionInfo;
 struct MailboxPage;
+struct HistoryPage;
 struct SendResult;
 enum class MarkReadOutcome;
 }  // namespace storage
@@ -77,6 +79,9 @@ struct SessionLimits {
   double typing_rate_per_s = 5;
   std::uint32_t violations_before_close = 50;
   std::uint32_t max_read_ids = 256;  // client_msg_ids in one mark_read.
+  std::uint32_t max_history_days = 90;
+  std::uint32_t default_history_limit = 50;
+  std::uint32_t max_history_limit = 200;
 };
 
 // What every session of the process shares. Not owned; outlives every session.
@@ -123,7 +128,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void HandleAck(const v1::Ack& ack);
   void HandleMarkRead(const v1::ClientFrame& frame, WireFormat format);
   void HandleTyping(const v1::TypingNotice& typing);
-  void HandleUnsupported(const v1::ClientFrame& frame, WireFormat format);
+  void HandleSetRetention(const v1::ClientFrame& frame, WireFormat format);
+  void HandleGetHistory(const v1::ClientFrame& frame, WireFormat format);
 
   // Completions, back on the connection's thread.
   void OnSessionOpened(const storage::SessionInfo& info, std::uint64_t request_id);
@@ -131,6 +137,10 @@ class Session : public std::enable_shared_from_this<Session> {
                   const std::string& client_msg_id, WireFormat format);
   void OnMarkReadDone(storage::MarkReadOutcome outcome, std::uint64_t request_id,
                       WireFormat format);
+  void OnRetentionSet(const Status& status, std::uint32_t history_days, std::uint64_t request_id,
+                      WireFormat format);
+  void OnHistoryRead(const Result<storage::HistoryPage>& result, std::uint64_t request_id,
+                     WireFormat format);
 
   // Delivery.
   void Pump();
@@ -161,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool connecting_ = false;
   bool authenticated_ = false;
   bool closing_ = false;
+  std::uint32_t history_days_ = 0;  // As stored; kept current by set_retention.
 
   // Delivery state. Invariant: acked_seq_ <= sent_seq_.
   std::uint64_t acked_seq_ = 0;        // Highest seq the client acknowledged.

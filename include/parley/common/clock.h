@@ -8,6 +8,8 @@
 
 namespace parley {
 
+inline constexpr std::int64_t kMsPerDay = 24LL * 3600 * 1000;
+
 class Clock {
  public:
   virtual ~Clock() = default;

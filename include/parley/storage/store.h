@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "parley/common/clock.h"
@@ -113,6 +114,23 @@ struct SendResult {
 
 enum class MarkReadOutcome { kStored, kUnknownRecipient, kUnavailable };
 
+// A page of a user's history, newest first. See Store::ReadHistory.
+struct HistoryQuery {
+  std::string user;
+  std::string peer;            // Empty: every peer.
+  std::int64_t before_ms = 0;  // Only messages sent strictly before this; 0: no bound.
+  std::string cursor;          // A previous page's next_cursor; overrides before_ms.
+  std::uint32_t limit = 50;    // REQUIRES: >= 1.
+  // The user's current history_days: nothing older than that many days is shown, whatever
+  // it was stored with. 0 shows nothing.
+  std::uint32_t history_days = 0;
+};
+
+struct HistoryPage {
+  std::vector<v1::Message> messages;
+  std::string next_cursor;  // Opaque; empty when there is nothing older.
+};
+
 struct MailboxPage {
   std::vector<v1::Item> items;  // Ascending seq, all above the requested seq.
   bool reached_end = false;     // No item above the last one returned existed at the read.
@@ -166,6 +184,27 @@ class Store {
   // kCorruption; a user id that is empty or contains NUL with kInvalidArgument.
   virtual void ReadMailbox(std::string user, std::uint64_t after_seq, std::size_t limit,
                            std::function<void(Result<MailboxPage>)> done) = 0;
+
+  // Sets the user's history_days (0 to 90; REQUIRES: the user exists). From then on every
+  // message she sends or receives is kept in her history until sent_at_ms + history_days.
+  // Lowering the value deletes at once, by range, the messages outside the new window; 0
+  // deletes her whole history. Completes with NotFound for a user who never connected.
+  virtual void SetRetention(std::string user, std::uint32_t history_days,
+                            std::function<void(Status)> done) = 0;
+
+  // Reads one page of a user's history on a reader thread. Paging by next_cursor visits every
+  // message once, also when several share a millisecond. Fails with InvalidArgument on a
+  // cursor this store did not make.
+  virtual void ReadHistory(HistoryQuery query, std::function<void(Result<HistoryPage>)> done) = 0;
+
+  // Compacts every column family now, so that whatever has expired leaves the disk. Blocks
+  // until done; for operators' tools and tests (the daemon relies on periodic compaction).
+  virtual Status CompactAll() = 0;
+
+  // The number of keys in column family `family` ("mailbox", "dedup", "users", "history"),
+  // expired or not: what compaction has not yet removed (range-deleted keys count as gone).
+  // Blocks; for tests and diagnostics.
+  virtual Result<std::uint64_t> CountKeys(std::string_view family) = 0;
 
   // True when the database accepts a synced write right now (for /readyz). Blocks briefly.
   virtual bool IsWritable() = 0;

@@ -766,5 +766,143 @@ TEST_F(StoreFaultTest, FatalWriteErrorIsReportedNotFatalToTheProcess) {
   EXPECT_TRUE(page->items.empty());
 }
 
+// --- History -----------------------------------------------------------------------------------
+
+// Time stands still unless a test moves it: many messages then share one millisecond.
+class FrozenClock final : public Clock {
+ public:
+  std::int64_t NowMs() const override { return now_ms_.load(); }
+  void Advance(std::int64_t ms) { now_ms_ += ms; }
+
+ private:
+  std::atomic<std::int64_t> now_ms_{1'800'000'000'000};
+};
+
+class HistoryTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    options_.clock = &frozen_;
+    Reopen();
+    Connect("alice");
+    Connect("bob");
+  }
+
+  Status SetRetention(const std::string& user, std::uint32_t days) {
+    return Await<Status>([&](auto done) { store_->SetRetention(user, days, std::move(done)); });
+  }
+
+  Result<HistoryPage> History(HistoryQuery query) {
+    return Await<Result<HistoryPage>>(
+        [&](auto done) { store_->ReadHistory(std::move(query), std::move(done)); });
+  }
+
+  HistoryQuery Query(const std::string& user, std::uint32_t limit) {
+    HistoryQuery query;
+    query.user = user;
+    query.limit = limit;
+    query.history_days = 30;
+    return query;
+  }
+
+  FrozenClock frozen_;
+};
+
+TEST_F(HistoryTest, PagesThroughMessagesOfOneMillisecondWithoutGapsOrRepeats) {
+  ASSERT_TRUE(SetRetention("alice", 30).ok());
+  for (int i = 0; i < 10; ++i) SendText("alice", "bob", "same-ms-" + std::to_string(i));
+
+  std::set<std::string> seen;
+  HistoryQuery query = Query("alice", 3);
+  int pages = 0;
+  do {
+    Result<HistoryPage> page = History(query);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    ++pages;
+    for (const v1::Message& message : page->messages) {
+      EXPECT_TRUE(seen.insert(message.client_msg_id()).second) << message.client_msg_id();
+    }
+    query.cursor = page->next_cursor;
+  } while (!query.cursor.empty() && pages < 100);
+  EXPECT_EQ(seen.size(), 10u);
+  EXPECT_EQ(pages, 4);
+}
+
+TEST_F(HistoryTest, KeepsOnlyTheHistoriesOfUsersWhoOptedIn) {
+  ASSERT_TRUE(SetRetention("bob", 30).ok());
+  SendText("alice", "bob", "m1");
+
+  Result<HistoryPage> bobs = History(Query("bob", 10));
+  ASSERT_TRUE(bobs.ok());
+  ASSERT_EQ(bobs->messages.size(), 1u);
+  EXPECT_EQ(bobs->messages[0].from(), "alice");
+
+  HistoryQuery alices = Query("alice", 10);
+  alices.history_days = 0;
+  EXPECT_TRUE(History(alices)->messages.empty());
+  EXPECT_EQ(store_->CountKeys("history").value(), 2u);  // Bob's entry and its peer index.
+}
+
+TEST_F(HistoryTest, BeforeMsIsAStrictBound) {
+  ASSERT_TRUE(SetRetention("alice", 30).ok());
+  SendText("alice", "bob", "first");
+  frozen_.Advance(1000);
+  SendText("alice", "bob", "second");
+  const std::int64_t second_ms = frozen_.NowMs();
+  frozen_.Advance(1000);
+  SendText("alice", "bob", "third");
+
+  HistoryQuery query = Query("alice", 10);
+  query.before_ms = second_ms;
+  Result<HistoryPage> page = History(query);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->messages.size(), 1u);
+  EXPECT_EQ(page->messages[0].client_msg_id(), "first");
+}
+
+TEST_F(HistoryTest, PeerFilterFollowsTheIndex) {
+  Connect("carol");
+  ASSERT_TRUE(SetRetention("alice", 30).ok());
+  SendText("alice", "bob", "to-bob");
+  SendText("carol", "alice", "from-carol");
+
+  HistoryQuery query = Query("alice", 10);
+  query.peer = "carol";
+  Result<HistoryPage> page = History(query);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->messages.size(), 1u);
+  EXPECT_EQ(page->messages[0].client_msg_id(), "from-carol");
+}
+
+TEST_F(HistoryTest, LoweringTheWindowPurgesByRangeAndZeroPurgesEverything) {
+  ASSERT_TRUE(SetRetention("alice", 30).ok());
+  SendText("alice", "bob", "old");
+  frozen_.Advance(10 * kDayMs);
+  SendText("alice", "bob", "new");
+  ASSERT_EQ(store_->CountKeys("history").value(), 4u);
+
+  ASSERT_TRUE(SetRetention("alice", 5).ok());
+  // The old entry is gone; its by-peer index entry waits for its own expiry, unseen.
+  EXPECT_EQ(store_->CountKeys("history").value(), 3u);
+  HistoryQuery query = Query("alice", 10);
+  query.history_days = 5;
+  query.peer = "bob";
+  ASSERT_EQ(History(query)->messages.size(), 1u);
+
+  ASSERT_TRUE(SetRetention("alice", 0).ok());
+  EXPECT_EQ(store_->CountKeys("history").value(), 0u);
+}
+
+TEST_F(HistoryTest, ACursorItDidNotMakeIsInvalidArgument) {
+  HistoryQuery query = Query("alice", 10);
+  query.cursor = "garbage";
+  Result<HistoryPage> page = History(query);
+  ASSERT_FALSE(page.ok());
+  EXPECT_EQ(page.status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(HistoryTest, RetentionOfSomeoneWhoNeverConnectedIsNotFound) {
+  EXPECT_TRUE(SetRetention("nobody", 30).IsNotFound());
+}
+
 }  // namespace
 }  // namespace parley::storage
