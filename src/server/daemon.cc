@@ -144,4 +144,19 @@ int RunDaemon(const config::Config& config) {
   return 0;
 }
 
+int CompactDatabase(const config::Config& config) {
+  const std::unique_ptr<Clock> clock = MakeClock();
+  auto store = storage::Store::Open(MakeStoreOptions(config, clock.get()), nullptr);
+  if (!store.ok()) throw std::runtime_error("storage: " + store.status().ToString());
+
+  spdlog::info("compacting path={}", config.storage.path);
+  const Status compacted = (*store)->CompactAll();
+  if (!compacted.ok()) {
+    spdlog::error("compaction failed: {}", compacted.ToString());
+    return 1;
+  }
+  spdlog::info("compacted");
+  return 0;
+}
+
 }  // namespace parley::server

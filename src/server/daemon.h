@@ -13,6 +13,11 @@ namespace parley::server {
 // REQUIRES: SIGTERM and SIGINT are blocked in the calling thread.
 int RunDaemon(const config::Config& config);
 
+// Compacts every column family of the database at storage.path, dropping expired data, and
+// returns the exit code. REQUIRES: no daemon is running on that database (RocksDB's lock
+// refuses a second opener anyway).
+int CompactDatabase(const config::Config& config);
+
 }  // namespace parley::server
 
 #endif  // PARLEY_SERVER_DAEMON_H_

@@ -2,6 +2,7 @@
 //
 //   parleyd --config FILE          run the daemon
 //   parleyd --check-config FILE    validate a config file and exit
+//   parleyd --compact FILE         compact the (stopped) daemon's database and exit
 
 #include <csignal>
 #include <cstdio>
@@ -22,6 +23,7 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: parleyd --config FILE\n"
     "       parleyd --check-config FILE\n"
+    "       parleyd --compact FILE\n"
     "       parleyd --version\n";
 
 void SetUpLogging(const std::string& level) {
@@ -57,7 +59,7 @@ int main(int argc, char** argv) {
   }
   const std::string_view mode = argv[1];
   const std::string path = argv[2];
-  if (mode != "--config" && mode != "--check-config") {
+  if (mode != "--config" && mode != "--check-config" && mode != "--compact") {
     std::fputs(kUsage.data(), stderr);
     return 2;
   }
@@ -77,6 +79,7 @@ int main(int argc, char** argv) {
   BlockStopSignals();
   SetUpLogging(config.log.level);
   try {
+    if (mode == "--compact") return parley::server::CompactDatabase(config);
     return parley::server::RunDaemon(config);
   } catch (const std::exception& error) {
     spdlog::critical("cannot start: {}", error.what());

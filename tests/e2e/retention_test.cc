@@ -259,10 +259,14 @@ TEST_F(RetentionTest, UndeliveredItemsExpireAfterAYearAndLeaveTheDisk) {
     EXPECT_TRUE(bob->items().empty()) << "an expired item was delivered";
   }
   ASSERT_EQ(server_.Stop(), 0);
-  StoppedDatabase database(server_, 366 * kDay);
-  EXPECT_EQ(database.Keys("mailbox"), 1u);
-  database.Compact();
-  EXPECT_EQ(database.Keys("mailbox"), 0u);
+  EXPECT_EQ(StoppedDatabase(server_, 366 * kDay).Keys("mailbox"), 1u);
+
+  // The operators' tool does the compaction here, with the daemon's own clock.
+  const auto compacted =
+      RunCommand("PARLEYD_TEST_CLOCK_OFFSET_MS=" + std::to_string(366 * kDay) + " " +
+                 ParleydPath() + " --compact '" + server_.config_file().string() + "'");
+  ASSERT_EQ(compacted.status, 0) << compacted.output;
+  EXPECT_EQ(StoppedDatabase(server_, 366 * kDay).Keys("mailbox"), 0u);
 }
 
 TEST_F(RetentionTest, AnItemWithinItsYearSurvivesRestartsAndIsDelivered) {
