@@ -27,14 +27,15 @@ bool IsValidClientMsgId(std::string_view id) {
 
 }  // namespace
 
-Session::Session(const ChatContext& context, Connection* connection, Executor executor,
-                 std::uint64_t connection_id)
+Session::Session(const ChatContext& context, SessionLimits limits, Connection* connection,
+                 Executor executor, std::uint64_t connection_id)
     : context_(context),
+      limits_(limits),
       connection_(connection),
       executor_(std::move(executor)),
       connection_id_(connection_id),
-      send_limiter_(context.limits.send_rate_per_s, 2 * context.limits.send_rate_per_s),
-      typing_limiter_(context.limits.typing_rate_per_s, 2 * context.limits.typing_rate_per_s) {}
+      send_limiter_(limits.send_rate_per_s, 2 * limits.send_rate_per_s),
+      typing_limiter_(limits.typing_rate_per_s, 2 * limits.typing_rate_per_s) {}
 
 // --- Frames ----------------------------------------------------------------------------------
 
@@ -248,7 +249,7 @@ void Session::HandleMarkRead(const v1::ClientFrame& frame, WireFormat format) {
   const v1::MarkRead& read = frame.mark_read();
   const std::uint64_t request_id = frame.request_id();
 
-  if (static_cast<std::uint32_t>(read.client_msg_ids_size()) > context_.limits.max_read_ids) {
+  if (static_cast<std::uint32_t>(read.client_msg_ids_size()) > limits_.max_read_ids) {
     ReplyError(v1::Error::BAD_REQUEST, "too many client_msg_ids", request_id, format);
     CountViolation();
     return;
@@ -300,7 +301,7 @@ void Session::HandleTyping(const v1::TypingNotice& typing) {
 void Session::HandleSetRetention(const v1::ClientFrame& frame, WireFormat format) {
   const std::uint32_t days = frame.set_retention().history_days();
   const std::uint64_t request_id = frame.request_id();
-  if (days > context_.limits.max_history_days) {
+  if (days > limits_.max_history_days) {
     ReplyError(v1::Error::BAD_REQUEST, "history_days must be 0 to 90", request_id, format);
     CountViolation();
     return;
@@ -358,8 +359,8 @@ void Session::HandleGetHistory(const v1::ClientFrame& frame, WireFormat format) 
   query.peer = request.peer();
   query.before_ms = request.before_ms();
   query.cursor = request.cursor();
-  query.limit = request.limit() == 0 ? context_.limits.default_history_limit
-                                     : std::min(request.limit(), context_.limits.max_history_limit);
+  query.limit = request.limit() == 0 ? limits_.default_history_limit
+                                     : std::min(request.limit(), limits_.max_history_limit);
   query.history_days = history_days_;
 
   context_.store->ReadHistory(
@@ -400,14 +401,14 @@ void Session::OnHistoryRead(const Result<storage::HistoryPage>& result, std::uin
 
 void Session::Pump() {
   if (caught_up_ || page_in_flight_ || connection_ == nullptr || closing_) return;
-  if (InFlight() >= context_.limits.window) return;  // The next ack calls again.
+  if (InFlight() >= limits_.window) return;  // The next ack calls again.
   RequestPage();
 }
 
 void Session::RequestPage() {
   page_in_flight_ = true;
   offered_during_read_ = false;
-  const std::size_t room = context_.limits.window - InFlight();
+  const std::size_t room = limits_.window - InFlight();
   context_.store->ReadMailbox(user_, sent_seq_, room, [self = shared_from_this()](auto result) {
     self->Post([result = std::move(result)](Session& s) {
       s.page_in_flight_ = false;
@@ -452,7 +453,7 @@ void Session::OnLiveItem(const std::shared_ptr<const v1::Item>& item) {
   if (page_in_flight_) offered_during_read_ = true;
   if (item->seq() <= sent_seq_) return;  // Already pushed from a page.
 
-  if (caught_up_ && item->seq() == sent_seq_ + 1 && InFlight() < context_.limits.window) {
+  if (caught_up_ && item->seq() == sent_seq_ + 1 && InFlight() < limits_.window) {
     Push(*item);
     return;
   }
@@ -521,7 +522,7 @@ void Session::ReplyError(v1::Error::Code code, std::string_view message, std::ui
 }
 
 void Session::CountViolation() {
-  if (++violations_ < context_.limits.violations_before_close) return;
+  if (++violations_ < limits_.violations_before_close) return;
   spdlog::warn("[conn={} user={}] closing: {} rejected frames in a row", connection_id_, user_,
                violations_);
   context_.metrics->protocol_closes.Add();

@@ -48,6 +48,15 @@ constexpr std::size_t kMaxQueuedBytes = 4 * 1024 * 1024;
 // Granularity of the per-thread deadline queue.
 constexpr auto kDeadlineTick = std::chrono::milliseconds(250);
 
+chat::SessionLimits SessionLimitsFrom(const config::Config& config) {
+  chat::SessionLimits limits;
+  limits.window = config.delivery.window;
+  limits.send_rate_per_s = config.limits.send_rate_per_s;
+  limits.typing_rate_per_s = config.limits.typing_rate_per_s;
+  limits.violations_before_close = config.limits.violations_before_close;
+  return limits;
+}
+
 bool IsOrdinaryEnd(const error_code& ec) {
   return ec == asio::error::operation_aborted || ec == websocket::error::closed ||
          ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -81,7 +90,8 @@ struct Worker {
 };
 
 struct Shared {
-  const config::Config& config;
+  // The config in force; Reload() swaps it. Each connection keeps the one it arrived under.
+  std::atomic<std::shared_ptr<const config::Config>> config;
   const chat::ChatContext& chat;
   std::atomic<std::uint64_t> next_connection_id{1};
   std::atomic<bool> stopping{false};
@@ -95,10 +105,13 @@ class WsConnection final : public ConnectionBase,
                            public chat::Connection,
                            public std::enable_shared_from_this<WsConnection<NextLayer>> {
  public:
-  WsConnection(Shared& shared, Worker& worker, NextLayer next_layer)
+  WsConnection(Shared& shared, Worker& worker, std::shared_ptr<ssl::context> tls,
+               NextLayer next_layer)
       : shared_(shared),
         worker_(worker),
         id_(shared.next_connection_id.fetch_add(1)),
+        config_(shared.config.load()),
+        tls_(std::move(tls)),
         ws_(std::move(next_layer)) {}
 
   void Start() {
@@ -198,7 +211,7 @@ class WsConnection final : public ConnectionBase,
       return RefuseUpgrade(http::status::upgrade_required, "WebSocket upgrade required\n");
     }
     if (static_cast<std::uint64_t>(shared_.chat.metrics->connections.value()) >
-        shared_.config.limits.max_connections) {
+        config_->limits.max_connections) {
       shared_.chat.metrics->connections_refused.Add();
       return RefuseUpgrade(http::status::service_unavailable, "server full, try later\n");
     }
@@ -221,7 +234,7 @@ class WsConnection final : public ConnectionBase,
   }
 
   void ConfigureWebSocket() {
-    const auto& limits = shared_.config.limits;
+    const auto& limits = config_->limits;
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = std::chrono::seconds(limits.connect_timeout_s);
     // Beast pings at half the idle time and closes when nothing, not even a pong, came back.
@@ -242,7 +255,7 @@ class WsConnection final : public ConnectionBase,
 
     auto executor = ws_.get_executor();
     session_ = std::make_shared<chat::Session>(
-        shared_.chat, this,
+        shared_.chat, SessionLimitsFrom(*config_), this,
         [executor](std::function<void()> fn) { asio::post(executor, std::move(fn)); }, id_);
     spdlog::debug("[conn={}] websocket open", id_);
     DoRead();
@@ -341,6 +354,8 @@ class WsConnection final : public ConnectionBase,
   Shared& shared_;
   Worker& worker_;
   const std::uint64_t id_;
+  const std::shared_ptr<const config::Config> config_;
+  const std::shared_ptr<ssl::context> tls_;  // Null for plain ws; must outlive ws_.
   websocket::stream<NextLayer> ws_;
 
   beast::flat_buffer upgrade_buffer_;
@@ -362,8 +377,8 @@ class WsConnection final : public ConnectionBase,
 using PlainConnection = WsConnection<tcp::socket>;
 using TlsConnection = WsConnection<beast::ssl_stream<tcp::socket>>;
 
-std::unique_ptr<ssl::context> MakeTlsContext(const config::TlsConfig& tls) {
-  auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
+std::shared_ptr<ssl::context> MakeTlsContext(const config::TlsConfig& tls) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
   context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                        ssl::context::single_dh_use);
@@ -388,6 +403,24 @@ std::unique_ptr<ssl::context> MakeTlsContext(const config::TlsConfig& tls) {
   return context;
 }
 
+// The dotted names of the reloadable keys whose values differ.
+std::vector<std::string> ChangedLimits(const config::Config& a, const config::Config& b) {
+  std::vector<std::string> changed;
+  auto note = [&](const char* key, auto left, auto right) {
+    if (left != right) changed.emplace_back(key);
+  };
+  note("limits.connect_timeout_s", a.limits.connect_timeout_s, b.limits.connect_timeout_s);
+  note("limits.idle_timeout_s", a.limits.idle_timeout_s, b.limits.idle_timeout_s);
+  note("limits.max_frame_bytes", a.limits.max_frame_bytes, b.limits.max_frame_bytes);
+  note("limits.send_rate_per_s", a.limits.send_rate_per_s, b.limits.send_rate_per_s);
+  note("limits.typing_rate_per_s", a.limits.typing_rate_per_s, b.limits.typing_rate_per_s);
+  note("limits.max_connections", a.limits.max_connections, b.limits.max_connections);
+  note("limits.violations_before_close", a.limits.violations_before_close,
+       b.limits.violations_before_close);
+  note("delivery.window", a.delivery.window, b.delivery.window);
+  return changed;
+}
+
 }  // namespace
 
 // --- The listener ----------------------------------------------------------------------------
@@ -395,12 +428,28 @@ std::unique_ptr<ssl::context> MakeTlsContext(const config::TlsConfig& tls) {
 class Server::Impl {
  public:
   Impl(IoPool& pool, const config::Config& config, const chat::ChatContext& context)
-      : shared_{config, context}, acceptor_(pool.context(0)), retry_(pool.context(0)) {
+      : shared_{std::make_shared<const config::Config>(config), context},
+        acceptor_(pool.context(0)),
+        retry_(pool.context(0)) {
     for (std::size_t i = 0; i < pool.size(); ++i) {
       workers_.push_back(std::make_unique<Worker>(pool.context(i)));
     }
     if (config.listen.tls.enabled) tls_ = MakeTlsContext(config.listen.tls);
     Bind(config.listen);
+  }
+
+  std::vector<std::string> Reload(const config::Config& next) {
+    const std::shared_ptr<const config::Config> current = shared_.config.load();
+    std::vector<std::string> applied = ChangedLimits(*current, next);
+
+    // A certificate is reloaded whenever TLS stays on: rotation usually keeps the file names.
+    // Loading throws on a bad file, before anything was changed.
+    if (current->listen.tls.enabled && next.listen.tls.enabled) {
+      tls_.store(MakeTlsContext(next.listen.tls));
+      applied.push_back("listen.tls");
+    }
+    shared_.config.store(std::make_shared<const config::Config>(next));
+    return applied;
   }
 
   std::uint16_t port() const { return port_; }
@@ -481,19 +530,23 @@ class Server::Impl {
   void Adopt(Worker& worker, tcp::socket socket) {
     if (shared_.stopping) return;
     std::shared_ptr<ConnectionBase> base;
-    if (tls_) {
-      auto connection = std::make_shared<TlsConnection>(
-          shared_, worker, beast::ssl_stream<tcp::socket>(std::move(socket), *tls_));
+    if (std::shared_ptr<ssl::context> tls = tls_.load()) {
+      auto stream = beast::ssl_stream<tcp::socket>(std::move(socket), *tls);
+      auto connection =
+          std::make_shared<TlsConnection>(shared_, worker, std::move(tls), std::move(stream));
       base = connection;
       worker.connections.insert(base);
       connection->Start();
     } else {
-      auto connection = std::make_shared<PlainConnection>(shared_, worker, std::move(socket));
+      auto connection =
+          std::make_shared<PlainConnection>(shared_, worker, nullptr, std::move(socket));
       base = connection;
       worker.connections.insert(base);
       connection->Start();
     }
-    const auto timeout = std::chrono::seconds(shared_.config.limits.connect_timeout_s);
+    // After a reload changed the timeout the queue may be out of order for a while; a
+    // deadline then fires late by at most the difference, never early.
+    const auto timeout = std::chrono::seconds(shared_.config.load()->limits.connect_timeout_s);
     worker.deadlines.emplace_back(Clock::now() + timeout, base);
   }
 
@@ -513,7 +566,7 @@ class Server::Impl {
 
   Shared shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::unique_ptr<ssl::context> tls_;
+  std::atomic<std::shared_ptr<ssl::context>> tls_;  // Null: plain ws.
   tcp::acceptor acceptor_;
   asio::steady_timer retry_;
   std::uint16_t port_ = 0;
@@ -528,6 +581,9 @@ Server::~Server() = default;
 std::uint16_t Server::port() const { return impl_->port(); }
 bool Server::listening() const { return impl_->listening(); }
 void Server::Start() { impl_->Start(); }
+std::vector<std::string> Server::Reload(const config::Config& config) {
+  return impl_->Reload(config);
+}
 void Server::Shutdown() { impl_->Shutdown(); }
 bool Server::Drained() const { return impl_->Drained(); }
 

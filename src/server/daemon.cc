@@ -41,15 +41,6 @@ storage::StoreOptions MakeStoreOptions(const config::Config& config, const Clock
   return options;
 }
 
-chat::SessionLimits MakeSessionLimits(const config::Config& config) {
-  chat::SessionLimits limits;
-  limits.window = config.delivery.window;
-  limits.send_rate_per_s = config.limits.send_rate_per_s;
-  limits.typing_rate_per_s = config.limits.typing_rate_per_s;
-  limits.violations_before_close = config.limits.violations_before_close;
-  return limits;
-}
-
 // Tests make days pass by starting the daemon with its clock moved forward; retention and
 // token expiry then see the moved time. Never set it in production.
 constexpr char kClockOffsetVariable[] = "PARLEYD_TEST_CLOCK_OFFSET_MS";
@@ -112,7 +103,6 @@ int RunDaemon(const config::Config& config) {
   context.clock = clock.get();
   context.metrics = &metrics;
   context.token_secret = config.auth.secret;
-  context.limits = MakeSessionLimits(config);
 
   const std::size_t threads = NetworkThreads(config);
   gateway::IoPool pool(threads);

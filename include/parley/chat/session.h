@@ -92,13 +92,14 @@ struct ChatContext {
   const Clock* clock = nullptr;
   admin::Metrics* metrics = nullptr;
   std::string token_secret;
-  SessionLimits limits;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(const ChatContext& context, Connection* connection, Executor executor,
-          std::uint64_t connection_id);
+  // `limits` are the ones in force when the connection arrived; a reload changes them for
+  // later sessions only.
+  Session(const ChatContext& context, SessionLimits limits, Connection* connection,
+          Executor executor, std::uint64_t connection_id);
 
   // --- Called by the gateway on the connection's thread.
 
@@ -162,6 +163,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::int64_t MonotonicMs() const;
 
   const ChatContext& context_;
+  const SessionLimits limits_;
   Connection* connection_;  // Null once the connection is gone.
   Executor executor_;
   const std::uint64_t connection_id_;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "parley/chat/session.h"
 #include "parley/config/config.h"
@@ -40,6 +41,14 @@ class Server {
 
   // Starts accepting.
   void Start();
+
+  // Applies what can change while running: the TLS certificate and key (re-read from their
+  // files whenever TLS stays enabled), limits.* other than mailbox_max_items, and
+  // delivery.window. New connections get the new values; existing ones keep theirs. Returns
+  // the dotted keys applied ("listen.tls" for a reloaded certificate). Throws
+  // std::runtime_error, changing nothing, when the new certificate cannot be loaded.
+  // Thread-safe.
+  std::vector<std::string> Reload(const config::Config& config);
 
   // Stops accepting and closes every connection with 1001. Returns at once; Drained() tells
   // when the last connection is gone.

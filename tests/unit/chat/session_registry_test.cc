@@ -13,7 +13,7 @@ namespace {
 // Sessions are only stored and compared here; none of their methods is called.
 std::shared_ptr<Session> MakeSession(const ChatContext& context) {
   return std::make_shared<Session>(
-      context, nullptr, [](std::function<void()>) {}, 1);
+      context, SessionLimits{}, nullptr, [](std::function<void()>) {}, 1);
 }
 
 TEST(SessionRegistryTest, RegisterReturnsTheSessionItReplaces) {
