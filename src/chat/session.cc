@@ -35,7 +35,8 @@ Session::Session(const ChatContext& context, SessionLimits limits, Connection* c
       executor_(std::move(executor)),
       connection_id_(connection_id),
       send_limiter_(limits.send_rate_per_s, 2 * limits.send_rate_per_s),
-      typing_limiter_(limits.typing_rate_per_s, 2 * limits.typing_rate_per_s) {}
+      typing_limiter_(limits.typing_rate_per_s, 2 * limits.typing_rate_per_s),
+      frame_limiter_(limits.frames_per_s, 2 * limits.frames_per_s) {}
 
 // --- Frames ----------------------------------------------------------------------------------
 
@@ -48,6 +49,14 @@ void Session::OnFrame(const v1::ClientFrame& frame, WireFormat format) {
       return;
     }
     HandleConnect(frame, format);
+    return;
+  }
+
+  // Acks are exempt: a client draining a backlog acks as fast as it reads, and an ack that
+  // moves nothing costs nothing.
+  if (frame.body_case() != v1::ClientFrame::kAck && !frame_limiter_.TryTake(MonotonicMs())) {
+    ReplyError(v1::Error::RATE_LIMITED, "too many frames", frame.request_id(), format);
+    CountViolation();
     return;
   }
 

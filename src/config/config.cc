@@ -35,11 +35,12 @@ constexpr std::string_view kAdminKeys[] = {"address", "port"};
 constexpr std::string_view kAuthKeys[] = {"hmac_secret", "hmac_secret_file"};
 constexpr std::string_view kStorageKeys[] = {"path", "sync"};
 constexpr std::string_view kLimitsKeys[] = {
-    "connect_timeout_s", "idle_timeout_s",    "max_frame_bytes", "send_rate_per_s",
-    "typing_rate_per_s", "mailbox_max_items", "max_connections", "violations_before_close"};
+    "connect_timeout_s", "idle_timeout_s",         "write_timeout_s", "max_frame_bytes",
+    "send_rate_per_s",   "typing_rate_per_s",      "frames_per_s",    "mailbox_max_items",
+    "max_connections",   "violations_before_close"};
 constexpr std::string_view kDeliveryKeys[] = {"window"};
 constexpr std::string_view kRetentionKeys[] = {"undelivered_days", "dedup_days"};
-constexpr std::string_view kLogKeys[] = {"level"};
+constexpr std::string_view kLogKeys[] = {"level", "file", "max_size_mb", "max_files"};
 constexpr std::string_view kServerKeys[] = {"threads"};
 
 constexpr std::string_view kLogLevels[] = {"trace", "debug",    "info", "warn",
@@ -393,9 +394,11 @@ LimitsConfig ParseLimits(const Section& root) {
   LimitsConfig limits;
   limits.connect_timeout_s = U32(section, "connect_timeout_s", 1, 300, limits.connect_timeout_s);
   limits.idle_timeout_s = U32(section, "idle_timeout_s", 5, 3600, limits.idle_timeout_s);
+  limits.write_timeout_s = U32(section, "write_timeout_s", 1, 3600, limits.write_timeout_s);
   limits.max_frame_bytes = U32(section, "max_frame_bytes", 1024, 16777216, limits.max_frame_bytes);
   limits.send_rate_per_s = U32(section, "send_rate_per_s", 1, 10000, limits.send_rate_per_s);
   limits.typing_rate_per_s = U32(section, "typing_rate_per_s", 1, 1000, limits.typing_rate_per_s);
+  limits.frames_per_s = U32(section, "frames_per_s", 1, 100000, limits.frames_per_s);
   limits.mailbox_max_items = static_cast<std::uint64_t>(section.Integer(
       "mailbox_max_items", 1, 100000000, static_cast<std::int64_t>(limits.mailbox_max_items)));
   limits.max_connections = U32(section, "max_connections", 1, 10000000, limits.max_connections);
@@ -433,6 +436,9 @@ Config ParseRoot(const Section& root) {
 
   const Section log = root.Child("log", kLogKeys);
   config.log.level = log.OneOf("level", kLogLevels, config.log.level);
+  config.log.file = log.Path("file", config.log.file);
+  config.log.max_size_mb = U32(log, "max_size_mb", 1, 100000, config.log.max_size_mb);
+  config.log.max_files = U32(log, "max_files", 1, 1000, config.log.max_files);
 
   const Section server = root.Child("server", kServerKeys);
   config.server.threads = U32(server, "threads", 0, 1024, config.server.threads);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -45,6 +46,11 @@ constexpr std::size_t kMaxUpgradeHeaderBytes = 8 * 1024;
 // items, so only a client that floods requests without reading replies gets here.
 constexpr std::size_t kMaxQueuedBytes = 4 * 1024 * 1024;
 
+// The kernel's send buffer per client socket. Left to autotuning it grows to megabytes for a
+// client that stops reading, which hides the stall from the write timeout and costs kernel
+// memory; 64 KiB still holds a whole delivery window of ordinary messages.
+constexpr int kSocketSendBufferBytes = 64 * 1024;
+
 // Granularity of the per-thread deadline queue.
 constexpr auto kDeadlineTick = std::chrono::milliseconds(250);
 
@@ -54,6 +60,7 @@ chat::SessionLimits SessionLimitsFrom(const config::Config& config) {
   limits.send_rate_per_s = config.limits.send_rate_per_s;
   limits.typing_rate_per_s = config.limits.typing_rate_per_s;
   limits.violations_before_close = config.limits.violations_before_close;
+  limits.frames_per_s = config.limits.frames_per_s;
   return limits;
 }
 
@@ -74,6 +81,13 @@ class ConnectionBase {
 
   // The server is stopping: close with 1001.
   virtual void OnShutdown() = 0;
+
+  // The write under way has not completed within limits.write_timeout_s: the client takes
+  // no data. Drop it; its items wait in the mailbox.
+  virtual void OnWriteTimeout() = 0;
+
+  // When the write under way began. Read by the thread's tick.
+  Clock::time_point write_started;
 };
 
 // What each network thread keeps for the connections it owns. Touched only on its thread.
@@ -86,6 +100,11 @@ struct Worker {
   // Connect deadlines in arrival order. The timeout is the same for all, so the queue stays
   // sorted and one timer per thread serves every connection.
   std::deque<std::pair<Clock::time_point, std::weak_ptr<ConnectionBase>>> deadlines;
+
+  // Connections with a write under way, for the write timeout. Healthy clients take their
+  // data within milliseconds, so this stays small however many connections there are.
+  std::unordered_map<ConnectionBase*, std::weak_ptr<ConnectionBase>> writing;
+
   asio::steady_timer tick;
 };
 
@@ -137,6 +156,12 @@ class WsConnection final : public ConnectionBase,
     } else {
       Finish();
     }
+  }
+
+  void OnWriteTimeout() override {
+    spdlog::warn("[conn={}] dropping connection: no data taken for {} s", id_,
+                 config_->limits.write_timeout_s);
+    Finish();
   }
 
   void OnShutdown() override {
@@ -297,6 +322,8 @@ class WsConnection final : public ConnectionBase,
   // --- Writing frames
 
   void DoWrite() {
+    if (!writing_) worker_.writing.emplace(this, this->weak_from_this());
+    write_started = Clock::now();
     writing_ = true;
     ws_.text(queue_.front().text);
     ws_.async_write(asio::buffer(queue_.front().payload),
@@ -305,6 +332,7 @@ class WsConnection final : public ConnectionBase,
 
   void OnWrite(error_code ec, std::size_t) {
     writing_ = false;
+    worker_.writing.erase(this);
     if (ec) return Fail(ec, "write");
     if (finished_) return;
     queued_bytes_ -= queue_.front().payload.size();
@@ -344,6 +372,7 @@ class WsConnection final : public ConnectionBase,
     beast::get_lowest_layer(ws_).shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(ws_).close(ignored);
 
+    worker_.writing.erase(this);
     shared_.chat.metrics->connections.Add(-1);
     shared_.live.fetch_sub(1);
     spdlog::debug("[conn={}] closed", id_);
@@ -414,6 +443,8 @@ std::vector<std::string> ChangedLimits(const config::Config& a, const config::Co
   note("limits.max_frame_bytes", a.limits.max_frame_bytes, b.limits.max_frame_bytes);
   note("limits.send_rate_per_s", a.limits.send_rate_per_s, b.limits.send_rate_per_s);
   note("limits.typing_rate_per_s", a.limits.typing_rate_per_s, b.limits.typing_rate_per_s);
+  note("limits.frames_per_s", a.limits.frames_per_s, b.limits.frames_per_s);
+  note("limits.write_timeout_s", a.limits.write_timeout_s, b.limits.write_timeout_s);
   note("limits.max_connections", a.limits.max_connections, b.limits.max_connections);
   note("limits.violations_before_close", a.limits.violations_before_close,
        b.limits.violations_before_close);
@@ -520,6 +551,7 @@ class Server::Impl {
 
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    socket.set_option(asio::socket_base::send_buffer_size(kSocketSendBufferBytes), ignored);
     asio::post(worker.context, [this, &worker, socket = std::move(socket)]() mutable {
       Adopt(worker, std::move(socket));
     });
@@ -550,6 +582,19 @@ class Server::Impl {
     worker.deadlines.emplace_back(Clock::now() + timeout, base);
   }
 
+  void DropStalledWriters(Worker& worker, Clock::time_point now) {
+    const auto timeout = std::chrono::seconds(shared_.config.load()->limits.write_timeout_s);
+    std::vector<std::shared_ptr<ConnectionBase>> stalled;
+    for (const auto& entry : worker.writing) {
+      std::shared_ptr<ConnectionBase> connection = entry.second.lock();
+      if (connection && now - connection->write_started >= timeout) {
+        stalled.push_back(std::move(connection));
+      }
+    }
+    // Apart from the loop: dropping a connection erases it from `writing`.
+    for (const auto& connection : stalled) connection->OnWriteTimeout();
+  }
+
   void StartTicking(Worker& worker) {
     worker.tick.expires_after(kDeadlineTick);
     worker.tick.async_wait([this, &worker](error_code ec) {
@@ -560,6 +605,7 @@ class Server::Impl {
         worker.deadlines.pop_front();
         if (connection) connection->OnConnectDeadline();
       }
+      DropStalledWriters(worker, now);
       StartTicking(worker);
     });
   }

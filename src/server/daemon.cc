@@ -5,18 +5,25 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "parley/admin/admin_server.h"
 #include "parley/admin/metrics.h"
+#include "parley/admin/process_stats.h"
 #include "parley/chat/local_router.h"
 #include "parley/chat/session_registry.h"
 #include "parley/common/clock.h"
 #include "parley/gateway/io_pool.h"
 #include "parley/gateway/server.h"
+#include "parley/storage/fault_injection.h"
 #include "parley/storage/store.h"
+
+#include "server/config_reloader.h"
+#include "server/systemd_notify.h"
 
 namespace parley::server {
 
@@ -45,6 +52,18 @@ storage::StoreOptions MakeStoreOptions(const config::Config& config, const Clock
 // token expiry then see the moved time. Never set it in production.
 constexpr char kClockOffsetVariable[] = "PARLEYD_TEST_CLOCK_OFFSET_MS";
 
+// Tests make the write-ahead log fail, as a full disk would, while the file this names
+// exists. Never set it in production.
+constexpr char kWalFaultVariable[] = "PARLEYD_TEST_WAL_FAULT_FILE";
+
+std::shared_ptr<rocksdb::Env> MakeFaultEnv() {
+  const char* trigger = std::getenv(kWalFaultVariable);
+  if (trigger == nullptr || *trigger == '\0') return nullptr;
+  spdlog::warn("WAL writes fail while {} exists ({}): for tests only", trigger,
+               kWalFaultVariable);
+  return storage::NewWalFaultEnv(trigger);
+}
+
 std::unique_ptr<Clock> MakeClock() {
   const char* offset = std::getenv(kClockOffsetVariable);
   if (offset == nullptr || *offset == '\0') return std::make_unique<SystemClock>();
@@ -60,20 +79,48 @@ std::unique_ptr<Clock> MakeClock() {
   return clock;
 }
 
-int WaitForStopSignal() {
+// The signals the main thread takes with sigwait (blocked everywhere, see parleyd_main.cc).
+sigset_t HandledSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  int signal = 0;
-  while (sigwait(&signals, &signal) != 0) {
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
+// Serves SIGHUP reloads until SIGTERM or SIGINT arrives, and returns that signal.
+int ServeSignals(ConfigReloader& reloader, admin::Metrics& metrics, const std::string& status) {
+  const sigset_t signals = HandledSignals();
+  for (;;) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal != SIGHUP) return signal;
+
+    NotifyReloading();
+    const ReloadResult reloaded = reloader.Reload();
+    (reloaded.loaded ? metrics.config_reloads : metrics.config_reload_failures).Add();
+    if (reloaded.loaded) {
+      metrics.config_restart_pending.Set(static_cast<std::int64_t>(reloaded.restart_pending.size()));
+    }
+    NotifyReady(status);
   }
-  return signal;
+}
+
+// Stops accepting, closes every session with 1001 and waits a while for them to go; the
+// writes they queued are finished when the store closes.
+void Drain(gateway::Server& server) {
+  server.Shutdown();
+  const auto give_up = std::chrono::steady_clock::now() + kDrainTimeout;
+  while (!server.Drained() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!server.Drained()) spdlog::warn("drain timed out after {} s", kDrainTimeout.count());
 }
 
 }  // namespace
 
-int RunDaemon(const config::Config& config) {
+int RunDaemon(const config::Config& config, const std::string& config_path) {
   if (!config.storage.sync) {
     spdlog::warn(
         "storage.sync is false: acknowledged messages can be lost on a crash; "
@@ -83,11 +130,14 @@ int RunDaemon(const config::Config& config) {
   // Declared in dependency order: what is declared later may use what came before, and is
   // destroyed first.
   const std::unique_ptr<Clock> clock = MakeClock();
+  const std::shared_ptr<rocksdb::Env> fault_env = MakeFaultEnv();
   admin::Metrics metrics;
   chat::SessionRegistry registry;
   chat::LocalRouter router(&registry);
 
-  auto store = storage::Store::Open(MakeStoreOptions(config, clock.get()),
+  storage::StoreOptions store_options = MakeStoreOptions(config, clock.get());
+  store_options.env = fault_env.get();
+  auto store = storage::Store::Open(store_options,
                                     [&router](std::vector<storage::NewItem> items) {
                                       for (auto& item : items) {
                                         router.DeliverItem(item.user, std::move(item.item));
@@ -108,9 +158,17 @@ int RunDaemon(const config::Config& config) {
   gateway::IoPool pool(threads);
   gateway::Server server(pool, config, context);
 
-  admin::AdminServer admin(config.admin.address, config.admin.port,
-                           {[&] { return admin::RenderPrometheus(metrics, (*store)->stats()); },
-                            [&] { return server.listening() && (*store)->IsWritable(); }});
+  admin::AdminHandlers handlers;
+  handlers.metrics = [&] {
+    return admin::RenderPrometheus(metrics, (*store)->stats(), admin::ReadProcessStats());
+  };
+  handlers.readiness = [&] {
+    admin::Readiness readiness;
+    readiness.listening = server.listening();
+    readiness.storage_writable = (*store)->IsWritable();
+    return readiness;
+  };
+  admin::AdminServer admin(config.admin.address, config.admin.port, std::move(handlers));
 
   server.Start();
   pool.Run();
@@ -119,14 +177,18 @@ int RunDaemon(const config::Config& config) {
                config.listen.address, server.port(), config.listen.tls.enabled, threads,
                admin.port());
 
-  const int signal = WaitForStopSignal();
+  // Only now: storage is open and the listener accepts, so systemd may start what follows us.
+  const std::string status = fmt::format("serving on port {}", server.port());
+  NotifyReady(status);
+
+  ConfigReloader reloader(config_path, config, [&server](const config::Config& next) {
+    return server.Reload(next);
+  });
+  const int signal = ServeSignals(reloader, metrics, status);
+  NotifyStopping();
   spdlog::info("stopping on signal {}", signal);
 
-  server.Shutdown();
-  const auto give_up = std::chrono::steady_clock::now() + kDrainTimeout;
-  while (!server.Drained() && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  Drain(server);
   pool.Stop();
   admin.Stop();
   store->reset();  // Finishes every queued write before closing the database.

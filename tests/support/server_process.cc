@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -112,7 +113,8 @@ void ServerProcess::WriteConfig() {
          << "server:\n  threads: 2\n";
   // Tests send faster than people do.
   config << "limits:\n"
-         << (options_.limits_yaml.empty() ? "  send_rate_per_s: 5000\n" : options_.limits_yaml);
+         << (options_.limits_yaml.empty() ? "  send_rate_per_s: 5000\n  frames_per_s: 20000\n"
+                                          : options_.limits_yaml);
   if (!options_.delivery_yaml.empty()) config << "delivery:\n" << options_.delivery_yaml;
 }
 
@@ -127,6 +129,11 @@ void ServerProcess::Start() {
     // Child: stderr to the log file, then become parleyd.
     if (std::freopen(log.c_str(), "a", stderr) == nullptr) ::_exit(127);
     ::setenv("PARLEYD_TEST_CLOCK_OFFSET_MS", std::to_string(clock_offset_ms_).c_str(), 1);
+    for (const auto& [name, value] : options_.environment) ::setenv(name.c_str(), value.c_str(), 1);
+    if (options_.open_files_limit > 0) {
+      const rlimit limit{options_.open_files_limit, options_.open_files_limit};
+      if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(126);
+    }
     ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);

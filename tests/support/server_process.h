@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 namespace parley::testing {
@@ -32,6 +35,10 @@ struct ServerOptions {
   // "limits:\n  mailbox_max_items: 5\n". Keys given here override the defaults below.
   std::string limits_yaml;
   std::string delivery_yaml;
+  // Extra environment for parleyd (test hooks).
+  std::vector<std::pair<std::string, std::string>> environment;
+  // RLIMIT_NOFILE for parleyd; 0 keeps the inherited one.
+  rlim_t open_files_limit = 0;
 };
 
 class ServerProcess {

@@ -77,6 +77,7 @@ struct SessionLimits {
   std::uint32_t window = 256;
   double send_rate_per_s = 20;
   double typing_rate_per_s = 5;
+  double frames_per_s = 100;  // Every frame but `ack`.
   std::uint32_t violations_before_close = 50;
   std::uint32_t max_read_ids = 256;  // client_msg_ids in one mark_read.
   std::uint32_t max_history_days = 90;
@@ -186,6 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   RateLimiter send_limiter_;
   RateLimiter typing_limiter_;
+  RateLimiter frame_limiter_;
   std::uint32_t violations_ = 0;  // Rejected frames in a row.
 };
 

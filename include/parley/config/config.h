@@ -44,14 +44,18 @@ struct StorageConfig {
 };
 
 struct LimitsConfig {
-  // Ranges: connect_timeout_s 1..300, idle_timeout_s 5..3600, max_frame_bytes 1024..16777216,
-  // send_rate_per_s 1..10000, typing_rate_per_s 1..1000, mailbox_max_items 1..100000000,
-  // max_connections 1..10000000, violations_before_close 1..100000.
-  std::uint32_t connect_timeout_s = 10;      // Upgrade plus `connect` must finish within this.
-  std::uint32_t idle_timeout_s = 60;         // Silent connections (no frame, no pong) close then.
-  std::uint32_t max_frame_bytes = 65536;     // Larger frames close the connection with 1009.
-  std::uint32_t send_rate_per_s = 20;        // Sustained sends per user; bursts up to twice it.
-  std::uint32_t typing_rate_per_s = 5;       // Typing events per user; excess dropped silently.
+  // Ranges: connect_timeout_s 1..300, idle_timeout_s 5..3600, write_timeout_s 1..3600,
+  // max_frame_bytes 1024..16777216, send_rate_per_s 1..10000, typing_rate_per_s 1..1000,
+  // frames_per_s 1..100000, mailbox_max_items 1..100000000, max_connections 1..10000000,
+  // violations_before_close 1..100000.
+  std::uint32_t connect_timeout_s = 10;   // Upgrade plus `connect` must finish within this.
+  std::uint32_t idle_timeout_s = 60;      // Silent connections (no frame, no pong) close then.
+  std::uint32_t write_timeout_s = 30;     // A client that takes no data this long is dropped.
+  std::uint32_t max_frame_bytes = 65536;  // Larger frames close the connection with 1009.
+  std::uint32_t send_rate_per_s = 20;     // Sustained sends per user; bursts up to twice it.
+  std::uint32_t typing_rate_per_s = 5;    // Typing events per user; excess dropped silently.
+  // Frames of any kind but `ack` per connection; bursts up to twice it. Beyond: RATE_LIMITED.
+  std::uint32_t frames_per_s = 100;
   std::uint64_t mailbox_max_items = 100000;  // A send beyond this answers MAILBOX_FULL.
   std::uint32_t max_connections = 1000000;   // Upgrades beyond this get HTTP 503.
   // Rejections (rate limit, undecodable frames) tolerated in a row before closing with 4003.
@@ -69,7 +73,10 @@ struct RetentionConfig {
 };
 
 struct LogConfig {
-  std::string level = "info";  // trace, debug, info, warn, error, critical, off.
+  std::string level = "info";       // trace, debug, info, warn, error, critical, off.
+  std::string file;                 // Empty: stderr (journald). Otherwise a rotating log file.
+  std::uint32_t max_size_mb = 100;  // 1..100000: size at which the log file rotates.
+  std::uint32_t max_files = 5;      // 1..1000: rotated files kept.
 };
 
 struct ServerConfig {

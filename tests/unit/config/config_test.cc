@@ -247,6 +247,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(RangeCase{"listen", "port", 0, 65535}, RangeCase{"admin", "port", 0, 65535},
                       RangeCase{"limits", "connect_timeout_s", 1, 300},
                       RangeCase{"limits", "idle_timeout_s", 5, 3600},
+                      RangeCase{"limits", "write_timeout_s", 1, 3600},
+                      RangeCase{"limits", "frames_per_s", 1, 100000},
                       RangeCase{"limits", "max_frame_bytes", 1024, 16777216},
                       RangeCase{"limits", "send_rate_per_s", 1, 10000},
                       RangeCase{"limits", "typing_rate_per_s", 1, 1000},
@@ -256,7 +258,9 @@ INSTANTIATE_TEST_SUITE_P(
                       RangeCase{"delivery", "window", 16, 65536},
                       RangeCase{"retention", "undelivered_days", 1, 3650},
                       RangeCase{"retention", "dedup_days", 1, 3650},
-                      RangeCase{"server", "threads", 0, 1024}));
+                      RangeCase{"server", "threads", 0, 1024},
+                      RangeCase{"log", "max_size_mb", 1, 100000},
+                      RangeCase{"log", "max_files", 1, 1000}));
 
 TEST_F(ConfigTest, SecretIsRequired) {
   EXPECT_EQ(ErrorOf(""),
