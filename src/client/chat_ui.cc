@@ -14,6 +14,7 @@ namespace {
 constexpr std::size_t kMaxTextChars = 1000;  // The protocol's limit, checked before queueing.
 constexpr std::uint32_t kHistoryPage = 20;   // Messages one /history shows.
 constexpr std::size_t kAbbreviateAt = 30;    // Characters of text repeated on status lines.
+constexpr std::size_t kTrackedSends = 4096;  // Sent messages whose receipts we can still show.
 
 constexpr std::string_view kBlue = "\033[34m";
 constexpr std::string_view kDim = "\033[2m";
@@ -22,6 +23,7 @@ constexpr std::string_view kReset = "\033[0m";
 constexpr std::string_view kHelp =
     "[/to NAME         talk to NAME: what you type next goes to her]\n"
     "[/history [NAME]  the last messages kept on the server, with NAME or with everyone]\n"
+    "[/more            the page of history before the one shown last]\n"
     "[/retention DAYS  keep your history on the server for DAYS days (0 to 90; 0: none)]\n"
     "[/help            this list]\n"
     "[/quit            leave (Ctrl-D and Ctrl-C too); unsent messages wait in the outbox]\n"
@@ -35,12 +37,6 @@ std::string FormatTime(std::int64_t ms, bool with_date) {
   char text[32];
   std::strftime(text, sizeof text, with_date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &local);
   return text;
-}
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // Text from other people goes to a terminal: control characters (an escape sequence could
@@ -91,7 +87,7 @@ void ChatUi::ShowQueued(const Outbox& outbox) {
   if (outbox.empty()) return;
   Notice(std::to_string(outbox.entries().size()) + " message(s) from earlier wait in the outbox");
   for (const OutboxEntry& entry : outbox.entries()) {
-    Outgoing& message = outgoing_[entry.client_msg_id];
+    Outgoing& message = Track(entry.client_msg_id);
     message = Outgoing{entry.to, entry.text, entry.created_ms, Tick::kPending};
     ShowOutgoing(message, /*abbreviate=*/false);
   }
@@ -134,8 +130,9 @@ bool ChatUi::HandleLine(std::string_view line) {
 void ChatUi::Farewell() {
   const std::size_t waiting = session_->outbox().entries().size();
   if (waiting > 0) {
-    Notice(std::to_string(waiting) + " message(s) not yet stored stay in the outbox;"
-                                     " they go out the next time you connect");
+    Notice(std::to_string(waiting) +
+           " message(s) not yet stored stay in the outbox;"
+           " they go out the next time you connect");
   }
 }
 
@@ -149,6 +146,9 @@ void ChatUi::OnConnected(const v1::Connected& connected) {
   ever_connected_ = true;
   std::string line = "connected as " + connected.user();
   if (connected.pending() > 0) line += "; " + std::to_string(connected.pending()) + " waiting";
+  if (connected.history_days() > 0) {
+    line += "; history kept " + std::to_string(connected.history_days()) + " days";
+  }
   Notice(line + "; /help lists the commands");
 }
 
@@ -178,7 +178,7 @@ Status ChatUi::OnItems(const std::vector<v1::Item>& items) {
 }
 
 void ChatUi::OnSendAck(const OutboxEntry& entry, const v1::SendAck& ack) {
-  Outgoing& message = outgoing_[entry.client_msg_id];
+  Outgoing& message = Track(entry.client_msg_id);
   message.to = entry.to;
   message.text = entry.text;
   message.at_ms = ack.sent_at_ms();
@@ -188,8 +188,8 @@ void ChatUi::OnSendAck(const OutboxEntry& entry, const v1::SendAck& ack) {
 }
 
 void ChatUi::OnSendRefused(const OutboxEntry& entry, const v1::Error& error) {
-  Outgoing message{entry.to, entry.text, entry.created_ms, Tick::kRefused};
-  outgoing_.erase(entry.client_msg_id);
+  Outgoing& message = Track(entry.client_msg_id);
+  message = Outgoing{entry.to, entry.text, entry.created_ms, Tick::kRefused};
   ShowOutgoing(message, /*abbreviate=*/false, DescribeError(error));
 }
 
@@ -244,7 +244,7 @@ void ChatUi::SendText(std::string text) {
   }
 
   // Its answer is read by the next Poll(), so the pending line always comes first.
-  Outgoing& message = outgoing_[entry->client_msg_id];
+  Outgoing& message = Track(entry->client_msg_id);
   message = Outgoing{entry->to, entry->text, entry->created_ms, Tick::kPending};
   ShowOutgoing(message, /*abbreviate=*/false);
 }
@@ -254,7 +254,13 @@ bool ChatUi::RunCommand(std::string_view command, std::string_view argument) {
   if (command == "to" && !argument.empty()) {
     TalkTo(std::string(argument));
   } else if (command == "history") {
-    AskHistory(argument.empty() ? std::string_view(peer_) : argument);
+    AskHistory(argument.empty() ? std::string_view(peer_) : argument, /*cursor=*/"");
+  } else if (command == "more") {
+    if (history_cursor_.empty()) {
+      Notice("no more history to show; /history starts from the newest");
+    } else {
+      AskHistory(history_peer_, history_cursor_);
+    }
   } else if (command == "retention") {
     AskRetention(argument);
   } else if (command == "help") {
@@ -265,10 +271,11 @@ bool ChatUi::RunCommand(std::string_view command, std::string_view argument) {
   return true;
 }
 
-void ChatUi::AskHistory(std::string_view peer) {
+void ChatUi::AskHistory(std::string_view peer, const std::string& cursor) {
   v1::ClientFrame frame;
   v1::GetHistory* get = frame.mutable_get_history();
   get->set_peer(std::string(peer));
+  get->set_cursor(cursor);
   get->set_limit(kHistoryPage);
   auto id = session_->Request(std::move(frame));
   if (!id.ok()) {
@@ -319,7 +326,6 @@ void ChatUi::ShowReceipt(const v1::Receipt& receipt) {
   if (tick <= message.tick) return;
   message.tick = tick;
   ShowOutgoing(message, /*abbreviate=*/true);
-  if (tick == Tick::kRead) outgoing_.erase(found);  // Nothing more can happen to it.
 }
 
 void ChatUi::ShowOutgoing(const Outgoing& message, bool abbreviate, std::string_view note) {
@@ -332,6 +338,7 @@ void ChatUi::ShowOutgoing(const Outgoing& message, bool abbreviate, std::string_
 
 void ChatUi::ShowHistory(const v1::History& history, const std::string& peer) {
   const std::string with = peer.empty() ? "" : " with " + peer;
+  history_cursor_.clear();
   if (history.messages().empty()) {
     Notice("no history" + with + " on the server");
     return;
@@ -341,7 +348,9 @@ void ChatUi::ShowHistory(const v1::History& history, const std::string& peer) {
        ++message) {
     ShowMessage(*message, /*with_date=*/true);
   }
-  if (!history.next_cursor().empty()) Notice("older messages are kept too");
+  history_peer_ = peer;
+  history_cursor_ = history.next_cursor();
+  if (!history_cursor_.empty()) Notice("older messages are kept too: /more shows them");
 }
 
 std::string ChatUi::Mark(Tick tick) const {
@@ -358,6 +367,18 @@ std::string ChatUi::Mark(Tick tick) const {
       return "✗";
   }
   return {};
+}
+
+ChatUi::Outgoing& ChatUi::Track(const std::string& client_msg_id) {
+  const auto [found, added] = outgoing_.try_emplace(client_msg_id);
+  if (added) {
+    outgoing_order_.push_back(client_msg_id);
+    if (outgoing_order_.size() > kTrackedSends) {
+      outgoing_.erase(outgoing_order_.front());
+      outgoing_order_.pop_front();
+    }
+  }
+  return found->second;
 }
 
 std::string ChatUi::Who(const std::string& user) const { return user == user_ ? "you" : user; }

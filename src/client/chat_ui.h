@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <string>
 #include <string_view>
@@ -68,7 +69,8 @@ class ChatUi final : public SessionListener {
 
   void SendText(std::string text);
   bool RunCommand(std::string_view command, std::string_view argument);
-  void AskHistory(std::string_view peer);
+  // A page of history with `peer` (empty: everyone), from the newest or from `cursor`.
+  void AskHistory(std::string_view peer, const std::string& cursor);
   void AskRetention(std::string_view days);
   void ShowHelp();
 
@@ -76,6 +78,9 @@ class ChatUi final : public SessionListener {
   void ShowReceipt(const v1::Receipt& receipt);
   void ShowOutgoing(const Outgoing& message, bool abbreviate, std::string_view note = {});
   void ShowHistory(const v1::History& history, const std::string& peer);
+
+  // The record of a sent message, made on first use; the oldest are forgotten past a bound.
+  Outgoing& Track(const std::string& client_msg_id);
 
   std::string Mark(Tick tick) const;
   std::string Who(const std::string& user) const;
@@ -89,10 +94,13 @@ class ChatUi final : public SessionListener {
   std::string peer_;
   bool ever_connected_ = false;
 
-  std::unordered_map<std::string, Outgoing> outgoing_;                 // By client_msg_id.
-  std::map<std::string, std::vector<std::string>> unread_;             // Peer -> client_msg_ids.
-  std::unordered_map<std::uint64_t, std::string> history_requests_;    // request_id -> peer.
-  std::unordered_map<std::uint64_t, std::string> other_requests_;      // request_id -> what.
+  std::unordered_map<std::string, Outgoing> outgoing_;      // By client_msg_id.
+  std::deque<std::string> outgoing_order_;                  // Oldest first, for forgetting.
+  std::map<std::string, std::vector<std::string>> unread_;  // Peer -> client_msg_ids.
+  std::string history_peer_;    // Whose history /history showed last, for /more.
+  std::string history_cursor_;  // Where /more goes on; empty: nothing older.
+  std::unordered_map<std::uint64_t, std::string> history_requests_;  // request_id -> peer.
+  std::unordered_map<std::uint64_t, std::string> other_requests_;    // request_id -> what.
 };
 
 }  // namespace parley::client

@@ -44,7 +44,8 @@ constexpr std::int64_t kMintedTokenTtlS = 86400;
 }  // namespace
 
 int Usage(std::string_view reason) {
-  if (!reason.empty()) std::fprintf(stderr, "parley: %.*s\n", static_cast<int>(reason.size()), reason.data());
+  if (!reason.empty())
+    std::fprintf(stderr, "parley: %.*s\n", static_cast<int>(reason.size()), reason.data());
   std::fputs(kUsage.data(), stderr);
   return kExitUsage;
 }

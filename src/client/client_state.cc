@@ -166,26 +166,45 @@ Status MakeStateFolder(const fs::path& folder) {
   return Status::Ok();
 }
 
-Status WriteFileDurably(const fs::path& path, std::string_view contents) {
-  // The pid keeps two processes replacing the same file from sharing a temporary.
-  const fs::path temp = path.parent_path() / ("." + path.filename().string() + "." +
-                                              std::to_string(::getpid()) + ".tmp");
+Result<StagedFile> StagedFile::Write(fs::path path, std::string_view contents) {
+  // The pid keeps two processes replacing the same file from sharing a temporary; the dot
+  // keeps Outbox::Load() from taking an unfinished one for an entry.
+  fs::path temp = path.parent_path() /
+                  ("." + path.filename().string() + "." + std::to_string(::getpid()) + ".tmp");
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoError("cannot create", temp);
 
   Status status = WriteAll(fd, contents, temp);
   if (status.ok() && ::fsync(fd) != 0) status = ErrnoError("cannot sync", temp);
   if (::close(fd) != 0 && status.ok()) status = ErrnoError("cannot close", temp);
-  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    status = ErrnoError("cannot rename to", path);
-  }
   if (!status.ok()) {
     ::unlink(temp.c_str());
     return status;
   }
+  return StagedFile(std::move(path), std::move(temp));
+}
+
+StagedFile::StagedFile(StagedFile&& other) noexcept
+    : path_(std::move(other.path_)), temp_(std::move(other.temp_)) {
+  other.temp_.clear();
+}
+
+StagedFile::~StagedFile() {
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+}
+
+Status StagedFile::Publish() {
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) return ErrnoError("cannot rename to", path_);
+  temp_.clear();
 
   // The rename itself is only durable once the folder's entry is on disk.
-  return SyncFolder(path.parent_path());
+  return SyncFolder(path_.parent_path());
+}
+
+Status WriteFileDurably(const fs::path& path, std::string_view contents) {
+  auto staged = StagedFile::Write(path, contents);
+  if (!staged.ok()) return staged.status();
+  return staged->Publish();
 }
 
 std::string RandomMessageId() {
@@ -226,21 +245,35 @@ Status Inbox::Load() {
   return Status::Ok();
 }
 
-Status Inbox::Commit(std::uint64_t seq, const std::vector<std::string>& keys) {
-  Inbox next = *this;
-  next.seq_ = seq;
-  for (const std::string& key : keys) next.Remember(key);
-  if (Status status = next.Save(); !status.ok()) return status;
-  *this = std::move(next);
+Status Inbox::Stage(std::uint64_t seq, const std::vector<std::string>& keys) {
+  auto file = StagedFile::Write(file_, Serialize(seq, keys));
+  if (!file.ok()) return file.status();
+  staged_.emplace(Staged{std::move(file).value(), seq, keys});
   return Status::Ok();
 }
 
-Status Inbox::Save() const { return WriteFileDurably(file_, Serialize()); }
+Status Inbox::Publish() {
+  Staged staged = std::move(*staged_);
+  staged_.reset();
+  if (Status status = staged.file.Publish(); !status.ok()) return status;
 
-std::string Inbox::Serialize() const {
+  seq_ = staged.seq;
+  for (const std::string& key : staged.keys) Remember(key);
+  return Status::Ok();
+}
+
+std::string Inbox::Serialize(std::uint64_t seq, const std::vector<std::string>& more_keys) const {
+  // The keys that Remember() would keep after adding `more_keys`: the newest kSeenCapacity.
+  std::vector<const std::string*> keys;
+  for (const std::string& key : seen_order_) keys.push_back(&key);
+  for (const std::string& key : more_keys) {
+    if (!seen_.contains(key)) keys.push_back(&key);
+  }
+  const std::size_t skip = keys.size() > kSeenCapacity ? keys.size() - kSeenCapacity : 0;
+
   std::string out(kInboxHeader);
-  out += "\nseq " + std::to_string(seq_) + "\n";
-  for (const std::string& key : seen_order_) out += "seen " + Escape(key) + "\n";
+  out += "\nseq " + std::to_string(seq) + "\n";
+  for (std::size_t i = skip; i < keys.size(); ++i) out += "seen " + Escape(*keys[i]) + "\n";
   return out;
 }
 
@@ -312,9 +345,8 @@ Result<OutboxEntry> Outbox::Add(std::string to, std::string text, std::int64_t n
   const std::string name = std::string(stamp) + "-" + entry.client_msg_id;
 
   std::string contents(kOutboxHeader);
-  contents += "\nid " + Escape(entry.client_msg_id) + "\nto " + Escape(entry.to) +
-              "\ncreated_ms " + std::to_string(entry.created_ms) + "\ntext " +
-              Escape(entry.text) + "\n";
+  contents += "\nid " + Escape(entry.client_msg_id) + "\nto " + Escape(entry.to) + "\ncreated_ms " +
+              std::to_string(entry.created_ms) + "\ntext " + Escape(entry.text) + "\n";
   if (Status status = WriteFileDurably(folder_ / name, contents); !status.ok()) return status;
 
   entries_.push_back(entry);

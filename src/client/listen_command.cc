@@ -11,7 +11,6 @@
 #include "cli_options.h"
 #include "commands.h"
 #include "terminal_io.h"
-
 #include <unistd.h>
 
 namespace parley::client {
@@ -26,8 +25,7 @@ class JsonLinesPrinter final : public SessionListener {
   explicit JsonLinesPrinter(std::string url) : url_(std::move(url)) {}
 
   void OnConnected(const v1::Connected& connected) override {
-    std::fprintf(stderr, "parley: listening as %s on %s\n", connected.user().c_str(),
-                 url_.c_str());
+    std::fprintf(stderr, "parley: listening as %s on %s\n", connected.user().c_str(), url_.c_str());
   }
 
   void OnDisconnected(const Status& reason, std::chrono::milliseconds retry_in) override {
@@ -35,8 +33,9 @@ class JsonLinesPrinter final : public SessionListener {
                  static_cast<long long>(retry_in.count()));
   }
 
-  // One write(2) for the whole batch: the session has just recorded these items as
-  // processed, and the shorter the gap to their output, the smaller a crash's window.
+  // One write(2) for the whole batch: right after it, the session renames the record that
+  // marks these items processed into place, and a crash between the two is the only one that
+  // would show them twice (Session::CommitItems()).
   Status OnItems(const std::vector<v1::Item>& items) override {
     std::string lines;
     for (const v1::Item& item : items) {
@@ -77,8 +76,8 @@ int RunListen(const Args& args) {
   Session session(std::move(options).value(), &printer);
   if (Status status = session.Start(); !status.ok()) return Fail(status.message());
 
-  // A stop request is only looked at between two polls, and a poll hands out whole batches:
-  // SIGTERM never falls between printing an item and recording it.
+  // The stop flag is looked at only between two polls, and a poll commits whole batches, so
+  // SIGTERM never cuts in between showing items and recording them.
   while (!StopRequested()) {
     if (Status status = session.Poll(kPollInterval); !status.ok()) {
       return Fail(status.message());

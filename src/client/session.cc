@@ -54,8 +54,7 @@ std::string ItemKey(const v1::Item& item) {
 Status CloseReason(std::optional<std::uint16_t> code, const std::string& user) {
   switch (code.value_or(0)) {
     case 4001:
-      return Status::InvalidArgument("the server refused the token for " + user +
-                                     " (close 4001)");
+      return Status::InvalidArgument("the server refused the token for " + user + " (close 4001)");
     case 4002:
       return Status::Unavailable("replaced by a newer session of " + user + " (close 4002)");
     case 4003:
@@ -103,6 +102,7 @@ Status Session::Start() {
 Status Session::Poll(milliseconds timeout) {
   if (!connection_) return Reconnect(timeout);
 
+  SendReads();
   SendNext();
   CheckHealth();
   if (!connection_) return Status::Ok();
@@ -120,14 +120,16 @@ Status Session::Poll(milliseconds timeout) {
   if (Status status = CommitItems(); !status.ok()) return status;
   if (!frame.ok() && connection_) return OnReadFailed(frame.status());
 
+  // After the ack that CommitItems() sent: a READ receipt never overtakes the DELIVERED one.
+  SendReads();
   SendNext();
   return Status::Ok();
 }
 
 Result<OutboxEntry> Session::Send(std::string to, std::string text) {
-  const auto now_ms = std::chrono::duration_cast<milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const auto now_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   auto entry = outbox_.Add(std::move(to), std::move(text), now_ms);
   if (entry.ok()) SendNext();
   return entry;
@@ -141,7 +143,6 @@ void Session::MarkRead(const std::string& peer, const std::vector<std::string>& 
     for (std::size_t j = i; j < end; ++j) read.add_client_msg_ids(client_msg_ids[j]);
     unsent_reads_.push_back(std::move(read));
   }
-  SendReads();
 }
 
 Result<std::uint64_t> Session::Request(v1::ClientFrame frame) {
@@ -190,9 +191,11 @@ Status Session::Connect() {
 
     if (frame->has_error()) {
       const v1::Error& error = frame->error();
-      const std::string why = "connect refused: " + error.message();
-      if (error.code() == v1::Error::UNAUTHENTICATED) return Status::InvalidArgument(why);
-      return Status::Unavailable(why);
+      if (error.code() == v1::Error::UNAUTHENTICATED) {
+        return Status::InvalidArgument("the server refused the token for " + options_.user + ": " +
+                                       error.message());
+      }
+      return Status::Unavailable("connect refused: " + error.message());
     }
     if (frame->has_connected()) {
       connected = frame->connected();
@@ -254,7 +257,8 @@ Status Session::OnReadFailed(const Status& status) {
   return Status::Ok();
 }
 
-// --- Frames from the server -----------------------------------------------------------------------
+// --- Frames from the server
+// -----------------------------------------------------------------------
 
 Status Session::Handle(const v1::ServerFrame& frame) {
   last_heard_ = SteadyClock::now();
@@ -285,12 +289,16 @@ Status Session::Handle(const v1::ServerFrame& frame) {
 }
 
 // The order is what makes delivery exactly-once across crashes:
-//   1. record "processed up to seq N" and the items' keys, durably;
-//   2. hand the items to the listener (print them);
-//   3. acknowledge N to the server.
-// A crash before 1 brings the items again, as nothing was shown. A crash after 1 skips them
-// on restart by seq. Between 1 and 2 the window is one write(2) call: recording after printing
-// instead would widen the window in which a crash repeats an item to a whole fsync.
+//   1. write "processed up to seq N" and the items' keys to a temporary file, and fsync it;
+//   2. hand the items to the listener, which shows them (one write(2) for `parley listen`);
+//   3. rename the file into place, then fsync the folder;
+//   4. acknowledge N to the server.
+// A crash up to 2 leaves the old state, so the items come again, and they had not been shown.
+// A crash after 3 leaves the new state, so they are skipped by seq on restart. Only a crash
+// between the write of 2 and the rename of 3, two system calls apart, shows an item twice:
+// doing all of the slow part, the fsync, before showing anything is what keeps that window
+// that small. (Recording after showing would open it for a whole fsync; recording before
+// showing would lose the items instead.)
 Status Session::CommitItems() {
   if (batch_.empty()) return Status::Ok();
   std::vector<v1::Item> received = std::move(batch_);
@@ -309,13 +317,12 @@ Status Session::CommitItems() {
   }
   if (last_seq == inbox_.seq()) return Status::Ok();
 
-  const Inbox before = inbox_;
-  if (Status status = inbox_.Commit(last_seq, keys); !status.ok()) return status;
+  if (Status status = inbox_.Stage(last_seq, keys); !status.ok()) return status;
   if (Status status = listener_->OnItems(fresh); !status.ok()) {
-    inbox_ = before;
-    if (Status undo = inbox_.Save(); !undo.ok()) return undo;
+    inbox_.Discard();  // Not shown, so not processed: they come again next time.
     return status;
   }
+  if (Status status = inbox_.Publish(); !status.ok()) return status;
 
   if (connection_) {
     v1::ClientFrame ack;
@@ -359,7 +366,8 @@ Status Session::HandleError(const v1::ServerFrame& frame) {
   return Status::Ok();
 }
 
-// --- Frames to the server -------------------------------------------------------------------------
+// --- Frames to the server
+// -------------------------------------------------------------------------
 
 void Session::SendNext() {
   if (!connection_ || in_flight_ || outbox_.empty()) return;

@@ -14,6 +14,8 @@
 //
 // Every file is replaced whole: written under a temporary name, fsynced, renamed over the old
 // one, and its folder fsynced. A crash leaves either the old contents or the new, never a mix.
+// The inbox does the two halves separately (StagedFile), so that the slow half is done before
+// the items it records are shown, and only a rename is left for after.
 //
 // None of these classes is thread-safe; one thread owns them.
 
@@ -23,6 +25,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -43,7 +46,31 @@ std::filesystem::path StateFolder(const std::filesystem::path& root, const Endpo
 // Creates `folder` and its parents (mode 0700: the state holds message text).
 Status MakeStateFolder(const std::filesystem::path& folder);
 
-// Replaces `path` with `contents` durably, as described above.
+// The next contents of a file, written and synced under a temporary name in the same folder,
+// but not yet in place. Destroying it unpublished removes the temporary.
+class StagedFile {
+ public:
+  static Result<StagedFile> Write(std::filesystem::path path, std::string_view contents);
+
+  StagedFile(StagedFile&& other) noexcept;
+  StagedFile& operator=(StagedFile&&) = delete;
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+  ~StagedFile();
+
+  // Renames the temporary over the file (from then on a restarted process reads the new
+  // contents), then syncs the folder (from then on so does a rebooted machine).
+  Status Publish();
+
+ private:
+  StagedFile(std::filesystem::path path, std::filesystem::path temp)
+      : path_(std::move(path)), temp_(std::move(temp)) {}
+
+  std::filesystem::path path_;
+  std::filesystem::path temp_;  // Empty once published or moved from.
+};
+
+// Replaces `path` with `contents` durably: StagedFile::Write(), then Publish().
 Status WriteFileDurably(const std::filesystem::path& path, std::string_view contents);
 
 // 16 random bytes from the system's entropy source, in lowercase hex.
@@ -60,21 +87,32 @@ class Inbox {
   // Reads the file; a missing file is an empty inbox. Corruption if it cannot be parsed.
   Status Load();
 
-  // Records that every item up to `seq` has been processed, `keys` among them, and writes the
-  // file. REQUIRES: seq >= this->seq(). On failure nothing changes in memory either.
-  Status Commit(std::uint64_t seq, const std::vector<std::string>& keys);
+  // Writes, under a temporary name, the state in which every item up to `seq` has been
+  // processed, `keys` among them. Nothing changes, in memory or in place, until Publish().
+  // REQUIRES: seq >= this->seq(), and nothing staged.
+  Status Stage(std::uint64_t seq, const std::vector<std::string>& keys);
 
-  // Writes the current contents again (after the caller restored an earlier copy).
-  Status Save() const;
+  // Puts the staged state in place, on disk and in memory. REQUIRES: Stage() succeeded.
+  Status Publish();
+
+  // Drops the staged state.
+  void Discard() { staged_.reset(); }
 
   std::uint64_t seq() const { return seq_; }
   bool Seen(const std::string& key) const { return seen_.contains(key); }
 
  private:
-  std::string Serialize() const;
+  struct Staged {
+    StagedFile file;
+    std::uint64_t seq;
+    std::vector<std::string> keys;
+  };
+
+  std::string Serialize(std::uint64_t seq, const std::vector<std::string>& more_keys) const;
   void Remember(const std::string& key);
 
   std::filesystem::path file_;
+  std::optional<Staged> staged_;
   std::uint64_t seq_ = 0;
   std::deque<std::string> seen_order_;  // Oldest first; bounded by kSeenCapacity.
   std::unordered_set<std::string> seen_;

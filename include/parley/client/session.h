@@ -4,8 +4,9 @@
 // A session owns the ChatConnection and the user's state on disk (client_state.h) and does
 // what every Parley client has to do:
 //   - connects with the highest mailbox seq it has processed, so nothing comes twice;
-//   - records new items as processed on disk, hands them to its listener, and only then
-//     acknowledges them, so nothing is lost (see CommitItems() in session.cc for the order);
+//   - records new items as processed on disk around handing them to its listener, and only
+//     then acknowledges them, so nothing is lost or shown twice (see CommitItems() in
+//     session.cc for the order, and the one narrow window it leaves);
 //   - drops items it has already processed, by seq and by message id;
 //   - writes each message to the outbox before sending it and resends the outbox with the same
 //     client_msg_ids after a reconnect, so the server's dedup stores each message once;
@@ -67,9 +68,10 @@ class SessionListener {
   // The connection was lost (or an attempt failed); the next attempt is due in `retry_in`.
   virtual void OnDisconnected(const Status& /*reason*/, std::chrono::milliseconds /*retry_in*/) {}
 
-  // New items in seq order, already recorded on disk as processed; they are acknowledged to
-  // the server when this returns. A non-ok return (the output has gone away) undoes the record
-  // and ends the session, so that the items come again next time.
+  // New items in seq order, to be shown at once. Their record as processed is written (but not
+  // yet in place) when this is called, put in place when it returns, and then the items are
+  // acknowledged. A non-ok return (the output has gone away) drops the record and ends the
+  // session, so that the items come again next time.
   virtual Status OnItems(const std::vector<v1::Item>& /*items*/) { return Status::Ok(); }
 
   // A send frame for `entry` has been written to the server.
@@ -112,8 +114,9 @@ class Session {
   // comes, and resent after reconnects until the server answers.
   Result<OutboxEntry> Send(std::string to, std::string text);
 
-  // Tells the server that `client_msg_ids` from `peer` were read: at once, or after the next
-  // connect if there is no connection now.
+  // Tells the server that `client_msg_ids` from `peer` were read: in the next Poll(), after
+  // the ack of the items being committed (so that READ never precedes DELIVERED), or after
+  // the next connect. Not kept on disk: a crash loses at most the blue ticks.
   void MarkRead(const std::string& peer, const std::vector<std::string>& client_msg_ids);
 
   // Sends a frame that expects an answer (get_history, set_retention) and returns the
