@@ -19,6 +19,14 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
+// "ready" or "not ready", then one line per check, for the operator reading it with curl.
+std::string DescribeReadiness(const Readiness& readiness) {
+  std::string body = readiness.ready() ? "ready\n" : "not ready\n";
+  body += readiness.storage_writable ? "storage: writable\n" : "storage: not writable\n";
+  body += readiness.listening ? "listener: accepting\n" : "listener: not accepting\n";
+  return body;
+}
+
 // One request per connection is all a scraper or a probe needs.
 class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
  public:
@@ -54,9 +62,9 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
     } else if (target == "/healthz") {
       Respond(http::status::ok, "text/plain", "ok\n");
     } else if (target == "/readyz") {
-      const bool ready = handlers_.ready();
-      Respond(ready ? http::status::ok : http::status::service_unavailable, "text/plain",
-              ready ? "ready\n" : "not ready\n");
+      const Readiness readiness = handlers_.readiness();
+      Respond(readiness.ready() ? http::status::ok : http::status::service_unavailable,
+              "text/plain", DescribeReadiness(readiness));
     } else {
       Respond(http::status::not_found, "text/plain", "not found\n");
     }

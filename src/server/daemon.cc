@@ -59,8 +59,7 @@ constexpr char kWalFaultVariable[] = "PARLEYD_TEST_WAL_FAULT_FILE";
 std::shared_ptr<rocksdb::Env> MakeFaultEnv() {
   const char* trigger = std::getenv(kWalFaultVariable);
   if (trigger == nullptr || *trigger == '\0') return nullptr;
-  spdlog::warn("WAL writes fail while {} exists ({}): for tests only", trigger,
-               kWalFaultVariable);
+  spdlog::warn("WAL writes fail while {} exists ({}): for tests only", trigger, kWalFaultVariable);
   return storage::NewWalFaultEnv(trigger);
 }
 
@@ -101,7 +100,8 @@ int ServeSignals(ConfigReloader& reloader, admin::Metrics& metrics, const std::s
     const ReloadResult reloaded = reloader.Reload();
     (reloaded.loaded ? metrics.config_reloads : metrics.config_reload_failures).Add();
     if (reloaded.loaded) {
-      metrics.config_restart_pending.Set(static_cast<std::int64_t>(reloaded.restart_pending.size()));
+      metrics.config_restart_pending.Set(
+          static_cast<std::int64_t>(reloaded.restart_pending.size()));
     }
     NotifyReady(status);
   }
@@ -137,12 +137,11 @@ int RunDaemon(const config::Config& config, const std::string& config_path) {
 
   storage::StoreOptions store_options = MakeStoreOptions(config, clock.get());
   store_options.env = fault_env.get();
-  auto store = storage::Store::Open(store_options,
-                                    [&router](std::vector<storage::NewItem> items) {
-                                      for (auto& item : items) {
-                                        router.DeliverItem(item.user, std::move(item.item));
-                                      }
-                                    });
+  auto store = storage::Store::Open(store_options, [&router](std::vector<storage::NewItem> items) {
+    for (auto& item : items) {
+      router.DeliverItem(item.user, std::move(item.item));
+    }
+  });
   if (!store.ok()) throw std::runtime_error("storage: " + store.status().ToString());
   spdlog::info("storage open path={} sync={}", config.storage.path, config.storage.sync);
 
@@ -181,9 +180,8 @@ int RunDaemon(const config::Config& config, const std::string& config_path) {
   const std::string status = fmt::format("serving on port {}", server.port());
   NotifyReady(status);
 
-  ConfigReloader reloader(config_path, config, [&server](const config::Config& next) {
-    return server.Reload(next);
-  });
+  ConfigReloader reloader(config_path, config,
+                          [&server](const config::Config& next) { return server.Reload(next); });
   const int signal = ServeSignals(reloader, metrics, status);
   NotifyStopping();
   spdlog::info("stopping on signal {}", signal);

@@ -3,15 +3,19 @@
 #ifndef PARLEY_SERVER_DAEMON_H_
 #define PARLEY_SERVER_DAEMON_H_
 
+#include <string>
+
 #include "parley/config/config.h"
 
 namespace parley::server {
 
-// Opens storage, starts the listeners and serves until a stop signal; then stops accepting,
-// closes sessions with 1001, finishes pending writes and returns the process exit code.
+// Opens storage, starts the listeners, tells systemd it is ready and serves until a stop
+// signal; then stops accepting, closes sessions with 1001, finishes pending writes and
+// returns the process exit code. SIGHUP re-reads `config_path` (which `config` was loaded
+// from) and applies what can change live; see ConfigReloader.
 // Throws std::runtime_error for start-up failures (storage, ports, TLS files).
-// REQUIRES: SIGTERM and SIGINT are blocked in the calling thread.
-int RunDaemon(const config::Config& config);
+// REQUIRES: SIGTERM, SIGINT and SIGHUP are blocked in every thread.
+int RunDaemon(const config::Config& config, const std::string& config_path);
 
 // Compacts every column family of the database at storage.path, dropping expired data, and
 // returns the exit code. REQUIRES: no daemon is running on that database (RocksDB's lock

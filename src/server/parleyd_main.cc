@@ -1,22 +1,22 @@
 // parleyd: the Parley chat server.
 //
-//   parleyd --config FILE          run the daemon
+//   parleyd --config FILE          run the daemon (SIGHUP re-reads FILE)
 //   parleyd --check-config FILE    validate a config file and exit
 //   parleyd --compact FILE         compact the (stopped) daemon's database and exit
 
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "parley/config/config.h"
-#include "parley/gateway/codec.h"
 
 #include "server/daemon.h"
+#include "server/logging.h"
 
 namespace {
 
@@ -26,24 +26,20 @@ constexpr std::string_view kUsage =
     "       parleyd --compact FILE\n"
     "       parleyd --version\n";
 
-void SetUpLogging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_mt("parleyd");
-  // One line per event; journald adds its own timestamp, but a plain run wants one too.
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
-  parley::gateway::RouteProtobufLogs();
-}
-
-// Stop signals are taken by one thread with sigwait; every thread started later inherits the
-// mask, so none of them is interrupted.
-void BlockStopSignals() {
+// Stop and reload signals are taken by one thread with sigwait; every thread started later
+// inherits the mask, so none of them is interrupted.
+void BlockSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   std::signal(SIGPIPE, SIG_IGN);
+  // A write past RLIMIT_FSIZE then fails with EFBIG, which storage reports like any full disk,
+  // instead of killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
 }
 
 }  // namespace
@@ -76,11 +72,17 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  BlockStopSignals();
-  SetUpLogging(config.log.level);
+  BlockSignals();
+  try {
+    parley::server::SetUpLogging(config.log);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "parleyd: %s\n", error.what());
+    return 1;
+  }
   try {
     if (mode == "--compact") return parley::server::CompactDatabase(config);
-    return parley::server::RunDaemon(config);
+    // Absolute, so that a reload finds the same file whatever happens to the working folder.
+    return parley::server::RunDaemon(config, std::filesystem::absolute(path).string());
   } catch (const std::exception& error) {
     spdlog::critical("cannot start: {}", error.what());
     return 1;

@@ -12,9 +12,18 @@
 
 namespace parley::admin {
 
+// What /readyz checks. Ready only when both hold; the body names what does not.
+struct Readiness {
+  bool storage_writable = false;  // A synced write succeeds right now.
+  bool listening = false;         // The client listener accepts (false once draining).
+
+  bool ready() const { return storage_writable && listening; }
+};
+
+// Called on the admin thread, one request at a time.
 struct AdminHandlers {
   std::function<std::string()> metrics;  // Prometheus text.
-  std::function<bool()> ready;           // Storage writable and client listener up.
+  std::function<Readiness()> readiness;
 };
 
 class AdminServer {

@@ -16,6 +16,8 @@ struct StoreStats;
 
 namespace parley::admin {
 
+struct ProcessStats;
+
 // A monotonically increasing count. Relaxed atomics: figures for humans, not for logic.
 class Counter {
  public:
@@ -29,6 +31,7 @@ class Counter {
 class Gauge {
  public:
   void Add(std::int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
+  void Set(std::int64_t n) { value_.store(n, std::memory_order_relaxed); }
   std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -48,10 +51,17 @@ struct Metrics {
   // Error frames sent, by Error.Code.
   std::array<Counter, v1::Error::Code_ARRAYSIZE> errors;
   Counter protocol_closes;  // Connections closed with 4003.
+
+  // Config reloads on SIGHUP, and how many changed keys wait for a restart since then.
+  Counter config_reloads;
+  Counter config_reload_failures;
+  Gauge config_restart_pending;
 };
 
-// Renders every metric, each name prefixed `parley_`.
-std::string RenderPrometheus(const Metrics& metrics, const storage::StoreStats& store);
+// Renders every metric in the Prometheus text format (version 0.0.4), each name prefixed
+// `parley_`, each with its HELP and TYPE lines. docs/operations.md explains what to watch.
+std::string RenderPrometheus(const Metrics& metrics, const storage::StoreStats& store,
+                             const ProcessStats& process);
 
 }  // namespace parley::admin
 
