@@ -56,7 +56,38 @@ void WriteClientMetrics(std::string& out, const Metrics& m) {
   }
 }
 
+// A Prometheus histogram; `scale` divides bounds and sum (1e6 turns microseconds to seconds).
+template <std::size_t N>
+void WriteHistogram(std::string& out, std::string_view name, std::string_view help,
+                    const Histogram<N>& histogram, double scale) {
+  fmt::format_to(std::back_inserter(out), "# HELP parley_{} {}\n# TYPE parley_{} histogram\n", name,
+                 help, name);
+  for (std::size_t i = 0; i < N; ++i) {
+    fmt::format_to(std::back_inserter(out), "parley_{}_bucket{{le=\"{}\"}} {}\n", name,
+                   static_cast<double>(histogram.bound(i)) / scale, histogram.cumulative(i));
+  }
+  fmt::format_to(std::back_inserter(out), "parley_{}_bucket{{le=\"+Inf\"}} {}\n", name,
+                 histogram.count());
+  fmt::format_to(std::back_inserter(out), "parley_{}_sum {}\nparley_{}_count {}\n", name,
+                 static_cast<double>(histogram.sum()) / scale, name, histogram.count());
+}
+
+void WriteCloseMetrics(std::string& out, const Metrics& m) {
+  out += "# HELP parley_connections_closed_total Connections the server ended, by reason.\n";
+  out += "# TYPE parley_connections_closed_total counter\n";
+  for (std::size_t i = 0; i < m.closes.size(); ++i) {
+    fmt::format_to(std::back_inserter(out), "parley_connections_closed_total{{reason=\"{}\"}} {}\n",
+                   CloseReasonName(static_cast<CloseReason>(i)), m.closes[i].value());
+  }
+}
+
 void WriteStoreMetrics(std::string& out, const storage::StoreStats& store) {
+  WriteCounter(out, "store_fsyncs_total", "Write batches synced to disk (one fsync each).",
+               store.fsyncs.load());
+  WriteHistogram(out, "store_batch_ops", "Operations per write batch (group commit size).",
+                 store.batch_ops, 1);
+  WriteHistogram(out, "store_commit_seconds", "Time to write and sync one batch.",
+                 store.commit_micros, 1e6);
   WriteCounter(out, "store_batches_total", "Write batches (group commits), empty ones included.",
                store.batches.load());
   WriteCounter(out, "store_batched_ops_total",
@@ -113,10 +144,37 @@ void WriteDaemonMetrics(std::string& out, const Metrics& m) {
 
 }  // namespace
 
+std::string_view CloseReasonName(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kNotAuthenticated:
+      return "not_authenticated";
+    case CloseReason::kReplaced:
+      return "replaced";
+    case CloseReason::kProtocolViolation:
+      return "protocol_violation";
+    case CloseReason::kFrameTooBig:
+      return "frame_too_big";
+    case CloseReason::kGoingAway:
+      return "going_away";
+    case CloseReason::kInternalError:
+      return "internal_error";
+    case CloseReason::kIdleTimeout:
+      return "idle_timeout";
+    case CloseReason::kWriteTimeout:
+      return "write_timeout";
+    case CloseReason::kOutputOverflow:
+      return "output_overflow";
+    case CloseReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 std::string RenderPrometheus(const Metrics& metrics, const storage::StoreStats& store,
                              const ProcessStats& process) {
   std::string out;
   WriteClientMetrics(out, metrics);
+  WriteCloseMetrics(out, metrics);
   WriteStoreMetrics(out, store);
   WriteProcessMetrics(out, process);
   WriteDaemonMetrics(out, metrics);

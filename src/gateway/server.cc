@@ -64,6 +64,21 @@ chat::SessionLimits SessionLimitsFrom(const config::Config& config) {
   return limits;
 }
 
+admin::CloseReason CloseReasonOf(std::uint16_t code) {
+  switch (code) {
+    case chat::kCloseNotAuthenticated:
+      return admin::CloseReason::kNotAuthenticated;
+    case chat::kCloseReplaced:
+      return admin::CloseReason::kReplaced;
+    case chat::kCloseProtocolViolation:
+      return admin::CloseReason::kProtocolViolation;
+    case chat::kCloseGoingAway:
+      return admin::CloseReason::kGoingAway;
+    default:
+      return admin::CloseReason::kInternalError;
+  }
+}
+
 bool IsOrdinaryEnd(const error_code& ec) {
   return ec == asio::error::operation_aborted || ec == websocket::error::closed ||
          ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -161,6 +176,7 @@ class WsConnection final : public ConnectionBase,
   void OnWriteTimeout() override {
     spdlog::warn("[conn={}] dropping connection: no data taken for {} s", id_,
                  config_->limits.write_timeout_s);
+    metrics().CountClose(admin::CloseReason::kWriteTimeout);
     Finish();
   }
 
@@ -180,6 +196,7 @@ class WsConnection final : public ConnectionBase,
     queued_bytes_ += out.payload.size();
     if (queued_bytes_ > kMaxQueuedBytes) {
       spdlog::warn("[conn={}] dropping connection: {} bytes unread", id_, queued_bytes_);
+      metrics().CountClose(admin::CloseReason::kOutputOverflow);
       Finish();
       return;
     }
@@ -189,6 +206,7 @@ class WsConnection final : public ConnectionBase,
 
   void CloseWith(std::uint16_t code, std::string_view reason) override {
     if (finished_ || close_requested_) return;
+    metrics().CountClose(CloseReasonOf(code));
     close_requested_ = true;
     close_reason_.code = code;
     close_reason_.reason = std::string(reason);
@@ -356,6 +374,10 @@ class WsConnection final : public ConnectionBase,
     if (ec == websocket::error::message_too_big) {
       // Beast has already sent close code 1009.
       spdlog::debug("[conn={}] frame above the size limit", id_);
+      metrics().CountClose(admin::CloseReason::kFrameTooBig);
+    } else if (ec == beast::error::timeout && upgraded_) {
+      spdlog::debug("[conn={}] idle timeout", id_);
+      metrics().CountClose(admin::CloseReason::kIdleTimeout);
     } else if (!IsOrdinaryEnd(ec)) {
       spdlog::debug("[conn={}] {}: {}", id_, what, ec.message());
     }
@@ -379,6 +401,8 @@ class WsConnection final : public ConnectionBase,
     // Last: this may release the final reference to this object.
     worker_.connections.erase(this->shared_from_this());
   }
+
+  admin::Metrics& metrics() { return *shared_.chat.metrics; }
 
   Shared& shared_;
   Worker& worker_;

@@ -1,6 +1,7 @@
 #include "batch_writer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string_view>
 #include <type_traits>
@@ -46,6 +47,7 @@ void BatchWriter::Commit(std::vector<WriteOp>& ops) {
   const Status written = Write(batch);
   stats_->batches.fetch_add(1, std::memory_order_relaxed);
   stats_->batched_ops.fetch_add(ops.size(), std::memory_order_relaxed);
+  stats_->batch_ops.Observe(ops.size());
   if (!written.ok()) {
     OnWriteFailed(ops, written);
     return;
@@ -355,7 +357,15 @@ Status BatchWriter::Write(Batch& batch) {
 
   rocksdb::WriteOptions write_options;
   write_options.sync = sync_;
-  return FromRocks(database_->db()->Write(write_options, batch.write_batch()), "write batch");
+  const auto start = std::chrono::steady_clock::now();
+  Status written =
+      FromRocks(database_->db()->Write(write_options, batch.write_batch()), "write batch");
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+
+  stats_->commit_micros.Observe(static_cast<std::uint64_t>(micros.count()));
+  if (written.ok() && sync_) stats_->fsyncs.fetch_add(1, std::memory_order_relaxed);
+  return written;
 }
 
 void BatchWriter::OnCommitted(std::vector<WriteOp>& ops, Batch& batch) {

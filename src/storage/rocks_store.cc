@@ -131,8 +131,16 @@ bool RocksStore::IsWritable() {
     status = FromRocks(db->Delete(write_options, database_->default_family(), kProbeKey),
                        "probe delete");
   }
-  if (!status.ok()) spdlog::warn("[storage] not writable: {}", status.ToString());
-  return status.ok();
+  // Probes come every few seconds: say so when writability changes, not on every probe.
+  const bool writable = status.ok();
+  if (writable_.exchange(writable) != writable) {
+    if (writable) {
+      spdlog::info("[storage] writable again");
+    } else {
+      spdlog::warn("[storage] not writable: {}", status.ToString());
+    }
+  }
+  return writable;
 }
 
 }  // namespace parley::storage

@@ -3,6 +3,7 @@
 #ifndef PARLEY_STORAGE_ROCKS_STORE_H_
 #define PARLEY_STORAGE_ROCKS_STORE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -58,7 +59,8 @@ class RocksStore final : public Store {
   const Clock* const clock_;
   const std::unique_ptr<Database> database_;  // First in, last out: everything below uses it.
   StoreStats stats_;
-  BatchWriter writer_;  // Used by queue_'s thread only.
+  std::atomic<bool> writable_{true};  // As the last IsWritable() found it.
+  BatchWriter writer_;                // Used by queue_'s thread only.
   CommitQueue queue_;
   TaskPool readers_;
 };

@@ -134,6 +134,10 @@ TEST(ConnectionTest, MetricsCountAScriptedExchange) {
   EXPECT_EQ(MetricValue(metrics, "parley_messages_duplicate_total"), 1) << metrics;
   EXPECT_EQ(MetricValue(metrics, "parley_sessions"), 2) << metrics;
   EXPECT_EQ(MetricValue(metrics, "parley_items_pushed_total"), 6) << metrics;
+  EXPECT_GE(MetricValue(metrics, "parley_store_fsyncs_total"), 1) << metrics;
+  EXPECT_EQ(MetricValue(metrics, "parley_store_batch_ops_count"),
+            MetricValue(metrics, "parley_store_batches_total"))
+      << metrics;
 }
 
 TEST(ConnectionTest, CheckConfigAcceptsAGoodFileAndNamesTheBadKey) {

@@ -102,6 +102,9 @@ TEST(HostileTest, FloodingPastTheRateLimitIsRateLimitedThenClosed4003) {
   }
   EXPECT_GE(rate_limited, 1);
   EXPECT_EQ(flooder.connection().close_code(), 4003);
+  EXPECT_EQ(MetricValue(HttpGet(server.admin_port(), "/metrics").body,
+                        "parley_connections_closed_total{reason=\"protocol_violation\"}"),
+            1);
   bystanders.ExpectUndisturbed();
 }
 
@@ -158,6 +161,9 @@ TEST(HostileTest, ARecipientWhoNeverReadsIsDroppedAndLosesNothing) {
   std::this_thread::sleep_for(4s);
   EXPECT_TRUE(bob.ClosedWithin(10s)) << "a client that takes no data was never dropped";
   EXPECT_NE(server.Log().find("no data taken"), std::string::npos);
+  EXPECT_EQ(MetricValue(HttpGet(server.admin_port(), "/metrics").body,
+                        "parley_connections_closed_total{reason=\"write_timeout\"}"),
+            1);
   bystanders.ExpectUndisturbed();
 
   TestClient bob_again(server, WireFormat::kBinary);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "parley/v1/parley.pb.h"
 
@@ -38,6 +39,22 @@ class Gauge {
   std::atomic<std::int64_t> value_{0};
 };
 
+// Why the server ended a connection (the client's own closes are not counted here).
+enum class CloseReason {
+  kNotAuthenticated,   // 4001
+  kReplaced,           // 4002
+  kProtocolViolation,  // 4003
+  kFrameTooBig,        // 1009
+  kGoingAway,          // 1001, shutdown
+  kInternalError,      // 1011, storage failed while opening a session
+  kIdleTimeout,        // no frame and no pong within limits.idle_timeout_s
+  kWriteTimeout,       // took no data within limits.write_timeout_s
+  kOutputOverflow,     // let its queue of frames to send grow past the cap
+  kCount
+};
+
+std::string_view CloseReasonName(CloseReason reason);
+
 struct Metrics {
   Gauge connections;            // Open client connections, authenticated or not.
   Counter connections_total;    // Connections accepted since start.
@@ -51,6 +68,9 @@ struct Metrics {
   // Error frames sent, by Error.Code.
   std::array<Counter, v1::Error::Code_ARRAYSIZE> errors;
   Counter protocol_closes;  // Connections closed with 4003.
+  std::array<Counter, static_cast<std::size_t>(CloseReason::kCount)> closes;
+
+  void CountClose(CloseReason reason) { closes[static_cast<std::size_t>(reason)].Add(); }
 
   // Config reloads on SIGHUP, and how many changed keys wait for a restart since then.
   Counter config_reloads;

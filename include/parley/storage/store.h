@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "parley/common/clock.h"
+#include "parley/common/histogram.h"
 #include "parley/common/status.h"
 #include "parley/v1/parley.pb.h"
 
@@ -139,11 +140,18 @@ struct MailboxPage {
 // Counters for the admin endpoint; updated by the writer with relaxed atomics.
 struct StoreStats {
   std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> fsyncs{0};  // Batches written with the WAL synced.
   std::atomic<std::uint64_t> batched_ops{0};
   std::atomic<std::uint64_t> failed_batches{0};
   std::atomic<std::uint64_t> messages_stored{0};
   std::atomic<std::uint64_t> receipts_stored{0};
   std::atomic<std::uint64_t> items_deleted{0};
+
+  // Operations per written batch: how much one fsync is shared.
+  Histogram<13> batch_ops{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}};
+  // Time to write one batch (and sync it), in microseconds.
+  Histogram<12> commit_micros{
+      {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000}};
 };
 
 class Store {
