@@ -2,8 +2,6 @@
 
 #include "bench/client.h"
 
-#include <netinet/in.h>
-
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -21,6 +19,8 @@
 
 #include "parley/client/chat_connection.h"
 #include "parley/gateway/codec.h"
+
+#include <netinet/in.h>
 
 namespace parley::bench {
 
@@ -53,22 +53,10 @@ bool IsIpAddress(const std::string& host) {
   return !ec;
 }
 
-}  // namespace
+// Where every connection goes, and how. Read-only once built, so shared by all threads.
+struct Target {
+  explicit Target(const NetworkOptions& options);
 
-// --- Network's state ------------------------------------------------------------------------
-
-class Network::Impl {
- public:
-  explicit Impl(const NetworkOptions& options);
-
-  struct Thread {
-    Thread() : io(1), work(asio::make_work_guard(io)) {}
-    asio::io_context io;
-    asio::executor_work_guard<asio::io_context::executor_type> work;
-    std::thread thread;
-  };
-
-  std::vector<std::unique_ptr<Thread>> threads;
   tcp::endpoint endpoint;
   std::string host;
   std::string host_header;  // host:port, for the upgrade request
@@ -76,7 +64,7 @@ class Network::Impl {
   std::optional<ssl::context> tls;
 };
 
-Network::Impl::Impl(const NetworkOptions& options) {
+Target::Target(const NetworkOptions& options) {
   auto url = client::ParseUrl(options.url);
   if (!url.ok()) throw std::runtime_error("--server-url: " + url.status().message());
   host = url->host;
@@ -110,15 +98,9 @@ Network::Impl::Impl(const NetworkOptions& options) {
       }
     }
   }
-
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) {
-    threads.push_back(std::make_unique<Thread>());
-  }
 }
 
 // --- One connection -------------------------------------------------------------------------
-
-namespace {
 
 template <class Stream>
 class WsConnection final : public Connection,
@@ -126,9 +108,9 @@ class WsConnection final : public Connection,
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  WsConnection(Network::Impl& network, asio::io_context& io, ConnectionHandler* handler,
+  WsConnection(const Target& target, asio::io_context& io, ConnectionHandler* handler,
                const DialRequest& request)
-      : network_(network), ws_(MakeStream(network, io)), handler_(handler) {
+      : target_(target), ws_(MakeStream(target, io)), handler_(handler) {
     v1::ClientFrame connect;
     connect.mutable_connect()->set_token(request.token);
     connect.mutable_connect()->set_ack_seq(request.ack_seq);
@@ -139,7 +121,7 @@ class WsConnection final : public Connection,
   void Start(const std::string& source_address) {
     auto& socket = beast::get_lowest_layer(ws_).socket();
     error_code ec;
-    socket.open(network_.endpoint.protocol(), ec);
+    socket.open(target_.endpoint.protocol(), ec);
     if (!ec && !source_address.empty()) {
       const int one = 1;
       setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
@@ -156,7 +138,7 @@ class WsConnection final : public Connection,
 
     beast::get_lowest_layer(ws_).expires_after(kOpenTimeout);
     beast::get_lowest_layer(ws_).async_connect(
-        network_.endpoint,
+        target_.endpoint,
         beast::bind_front_handler(&WsConnection::OnConnect, this->shared_from_this()));
   }
 
@@ -188,9 +170,10 @@ class WsConnection final : public Connection,
   }
 
  private:
-  static websocket::stream<Stream> MakeStream(Network::Impl& network, asio::io_context& io) {
+  static websocket::stream<Stream> MakeStream(const Target& target, asio::io_context& io) {
     if constexpr (kTls) {
-      return websocket::stream<Stream>(io, *network.tls);
+      // Asio asks for a non-const context; connections only read it.
+      return websocket::stream<Stream>(io, const_cast<ssl::context&>(*target.tls));
     } else {
       return websocket::stream<Stream>(io);
     }
@@ -205,13 +188,15 @@ class WsConnection final : public Connection,
 
     if constexpr (kTls) {
       auto& tls = ws_.next_layer();
-      if (!IsIpAddress(network_.host)) {
-        SSL_set_tlsext_host_name(tls.native_handle(), network_.host.c_str());
+      if (!IsIpAddress(target_.host)) {
+        // SNI. SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.
+        SSL_ctrl(tls.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(target_.host.c_str()));
       }
-      tls.set_verify_callback(ssl::host_name_verification(network_.host));
-      tls.async_handshake(ssl::stream_base::client, beast::bind_front_handler(
-                                                        &WsConnection::OnTlsHandshake,
-                                                        this->shared_from_this()));
+      tls.set_verify_callback(ssl::host_name_verification(target_.host));
+      tls.async_handshake(
+          ssl::stream_base::client,
+          beast::bind_front_handler(&WsConnection::OnTlsHandshake, this->shared_from_this()));
     } else {
       DoUpgrade();
     }
@@ -235,9 +220,9 @@ class WsConnection final : public Connection,
     ws_.auto_fragment(false);
     ws_.binary(true);
 
-    ws_.async_handshake(network_.host_header, network_.path,
-                        beast::bind_front_handler(&WsConnection::OnUpgrade,
-                                                  this->shared_from_this()));
+    ws_.async_handshake(
+        target_.host_header, target_.path,
+        beast::bind_front_handler(&WsConnection::OnUpgrade, this->shared_from_this()));
   }
 
   void OnUpgrade(error_code ec) {
@@ -260,7 +245,8 @@ class WsConnection final : public Connection,
 
     const auto data = buffer_.cdata();
     const std::string_view payload(static_cast<const char*>(data.data()), bytes);
-    const Status status = gateway::DecodeServerFrame(payload, gateway::WireFormat::kBinary, &frame_);
+    const Status status =
+        gateway::DecodeServerFrame(payload, gateway::WireFormat::kBinary, &frame_);
     buffer_.consume(bytes);
     if (!status.ok()) return Finish("undecodable frame: " + status.message());
 
@@ -320,7 +306,7 @@ class WsConnection final : public Connection,
     handler_->OnClosed(close_requested_ ? std::string() : error);
   }
 
-  Network::Impl& network_;
+  const Target& target_;
   websocket::stream<Stream> ws_;
   ConnectionHandler* handler_;
 
@@ -371,9 +357,30 @@ class Ticker : public std::enable_shared_from_this<Ticker> {
 
 // --- Network --------------------------------------------------------------------------------
 
+class Network::Impl {
+ public:
+  explicit Impl(const NetworkOptions& options) : target(options) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) {
+      threads.push_back(std::make_unique<Thread>());
+    }
+  }
+
+  struct Thread {
+    Thread() : io(1), work(asio::make_work_guard(io)) {}
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    std::thread thread;
+  };
+
+  Target target;
+  std::vector<std::unique_ptr<Thread>> threads;
+};
+
 Network::Network(const NetworkOptions& options) : impl_(std::make_unique<Impl>(options)) {}
 
-Network::~Network() {
+Network::~Network() { Stop(); }
+
+void Network::Stop() {
   for (auto& thread : impl_->threads) thread->io.stop();
   for (auto& thread : impl_->threads) {
     if (thread->thread.joinable()) thread->thread.join();
@@ -392,8 +399,7 @@ void Network::Post(std::size_t thread, std::function<void()> fn) {
   asio::post(impl_->threads.at(thread)->io, std::move(fn));
 }
 
-void Network::Every(std::size_t thread, std::chrono::nanoseconds period,
-                    std::function<bool()> fn) {
+void Network::Every(std::size_t thread, std::chrono::nanoseconds period, std::function<bool()> fn) {
   auto ticker = std::make_shared<Ticker>(impl_->threads.at(thread)->io, period, std::move(fn));
   ticker->Start();
 }
@@ -401,12 +407,12 @@ void Network::Every(std::size_t thread, std::chrono::nanoseconds period,
 std::shared_ptr<Connection> Network::Dial(std::size_t thread, const DialRequest& request,
                                           ConnectionHandler* handler) {
   asio::io_context& io = impl_->threads.at(thread)->io;
-  if (impl_->tls) {
-    auto connection = std::make_shared<TlsConnection>(*impl_, io, handler, request);
+  if (impl_->target.tls) {
+    auto connection = std::make_shared<TlsConnection>(impl_->target, io, handler, request);
     connection->Start(request.source_address);
     return connection;
   }
-  auto connection = std::make_shared<PlainConnection>(*impl_, io, handler, request);
+  auto connection = std::make_shared<PlainConnection>(impl_->target, io, handler, request);
   connection->Start(request.source_address);
   return connection;
 }

@@ -21,8 +21,8 @@
 namespace parley::bench {
 
 struct NetworkOptions {
-  std::string url;  // ws://host:port/path or wss://...; the host must be an IP address
-                    // or a name that resolves to one.
+  std::string url;        // ws://host:port/path or wss://...; the host must be an IP address
+                          // or a name that resolves to one.
   std::string ca_file;    // wss: trust this CA (PEM); empty: the system's CAs.
   bool insecure = false;  // wss: do not verify the server's certificate at all.
   std::size_t threads = 1;
@@ -71,7 +71,7 @@ class Network {
   // a bench that cannot reach its target has nothing to do.
   explicit Network(const NetworkOptions& options);
 
-  // Stops the threads and drops every connection without closing it.
+  // Stops the threads (if Stop() has not) and drops every connection without closing it.
   ~Network();
 
   Network(const Network&) = delete;
@@ -79,8 +79,13 @@ class Network {
 
   std::size_t threads() const;
 
-  // Starts the threads; they run until the destructor.
+  // Starts the threads; they run until Stop() or the destructor.
   void Start();
+
+  // Stops and joins the threads; nothing runs on them afterwards. A caller that holds
+  // connections must let go of them after this and before the destructor, which tears down
+  // what the connections are built on.
+  void Stop();
 
   // Runs `fn` on `thread`.
   void Post(std::size_t thread, std::function<void()> fn);

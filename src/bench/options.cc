@@ -80,7 +80,7 @@ bool ParseNumber(std::string_view text, T* out) {
 bool Assign(BenchOptions& options, const Flag& flag, std::string_view value) {
   return std::visit(
       [&](auto member) -> bool {
-        using T = std::remove_reference_t<decltype(options.*member)>;
+        using T = std::remove_cvref_t<decltype(options.*member)>;
         if constexpr (std::is_same_v<T, std::string>) {
           options.*member = std::string(value);
           return true;
@@ -96,7 +96,7 @@ bool Assign(BenchOptions& options, const Flag& flag, std::string_view value) {
 std::string Format(const BenchOptions& options, const Flag& flag) {
   return std::visit(
       [&](auto member) -> std::string {
-        using T = std::remove_reference_t<decltype(options.*member)>;
+        using T = std::remove_cvref_t<decltype(options.*member)>;
         if constexpr (std::is_same_v<T, std::string>) {
           return options.*member;
         } else if constexpr (std::is_same_v<T, bool>) {
@@ -113,8 +113,7 @@ std::string Format(const BenchOptions& options, const Flag& flag) {
 
 bool IsDefault(const BenchOptions& options, const Flag& flag) {
   static const BenchOptions kDefaults;
-  return std::visit([&](auto member) { return options.*member == kDefaults.*member; },
-                    flag.member);
+  return std::visit([&](auto member) { return options.*member == kDefaults.*member; }, flag.member);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ struct BenchOptions {
   std::string summarize_dir;  // Print the summary table of the results in this folder.
 
   // --- The server: an external one, or one spawned for the run.
-  std::string server_url;   // ws://127.0.0.1:PORT/v1/chat or wss://...
+  std::string server_url;  // ws://127.0.0.1:PORT/v1/chat or wss://...
   std::int64_t server_pid = 0;
   std::int64_t admin_port = 0;  // For /metrics; 0: not read.
   std::string secret_file;
@@ -46,19 +46,19 @@ struct BenchOptions {
   std::int64_t connections = 1000;  // idle
   double hold_s = 5;                // idle: seconds held before measuring
   std::int64_t pairs = 1000;        // online
-  double rate = 23000;              // online, mixed: messages per second in total; online 0: flat out
-  double duration_s = 60;           // online, mixed
-  std::int64_t in_flight = 8;       // online flat out: unacknowledged sends per sender
-  std::int64_t users = 0;           // offline (default 1,000), mixed (default 10,000)
-  std::int64_t backlog = 100;       // offline: messages per user
-  bool measure_disk = false;        // offline, spawned server: bytes on disk per message
-  double msgs_per_user = 20;        // mixed: messages each user sends during the run
-  double churn = 0.01;              // mixed: fraction of users reconnecting every second
+  double rate = 23000;         // online, mixed: messages per second in total; online 0: flat out
+  double duration_s = 60;      // online, mixed
+  std::int64_t in_flight = 8;  // online flat out: unacknowledged sends per sender
+  std::int64_t users = 0;      // offline (default 1,000), mixed (default 10,000)
+  std::int64_t backlog = 100;  // offline: messages per user
+  bool measure_disk = false;   // offline, spawned server: bytes on disk per message
+  double msgs_per_user = 20;   // mixed: messages each user sends during the run
+  double churn = 0.01;         // mixed: fraction of users reconnecting every second
   std::int64_t message_bytes = 200;  // Size of each parley.v1.Message, metadata included.
   double drain_timeout_s = 60;       // Waiting for the last delivery after sending stopped.
 
   // --- Set by the orchestrator for its workers.
-  std::string run_tag;  // Prefix of every user id of the run.
+  std::string run_tag;             // Prefix of every user id of the run.
   std::int64_t worker_index = -1;  // >= 0 in a worker process.
 };
 

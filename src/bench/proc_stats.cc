@@ -1,13 +1,13 @@
 #include "bench/proc_stats.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <system_error>
 #include <vector>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace parley::bench {
 
@@ -104,9 +104,24 @@ std::map<std::string, std::uint64_t> ReadThreadCpuNs(pid_t pid) {
     const std::string line = ReadLine(entry.path() / "stat");
     const auto fields = StatFields(line);
     if (fields.empty()) continue;  // The thread is gone.
-    by_name[CommandName(line)] += TicksToNs(CpuTicksOf(fields));
+    // Thread ids follow creation order, so "parleyd+3" tells threads of one name apart in
+    // a way that stays put from one snapshot to the next.
+    const std::string name =
+        CommandName(line) + "+" + std::to_string(std::stoll(entry.path().filename()) - pid);
+    by_name[name] += TicksToNs(CpuTicksOf(fields));
   }
   return by_name;
+}
+
+HostCpu ReadHostCpu() {
+  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice", in clock ticks.
+  std::istringstream in(ReadLine("/proc/stat"));
+  std::string label;
+  std::uint64_t ticks[8] = {};
+  in >> label;
+  for (std::uint64_t& tick : ticks) in >> tick;
+  const auto [user, nice, system, idle, iowait, irq, softirq, steal] = ticks;
+  return {TicksToNs(user + nice + system + irq + softirq + steal), TicksToNs(idle + iowait)};
 }
 
 DiskUsage MeasureDisk(const std::filesystem::path& folder) {

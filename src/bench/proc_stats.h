@@ -4,14 +4,14 @@
 
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
 
 #include "parley/common/status.h"
+
+#include <sys/types.h>
 
 namespace parley::bench {
 
@@ -30,9 +30,18 @@ Result<MemoryUsage> ReadMemory(pid_t pid);
 // User plus system CPU time of the whole process, from /proc/PID/stat.
 Result<std::uint64_t> ReadCpuNs(pid_t pid);
 
-// User plus system CPU time per thread name (threads of one name added up), from
-// /proc/PID/task/*/stat; threads that end while being read are skipped.
+// User plus system CPU time per thread, from /proc/PID/task/*/stat, keyed "name+N" where N
+// is the thread id less the process id (threads are numbered in the order they started).
+// Threads that end while being read are skipped.
 std::map<std::string, std::uint64_t> ReadThreadCpuNs(pid_t pid);
+
+// CPU time of the whole host since boot, from the first line of /proc/stat.
+struct HostCpu {
+  std::uint64_t busy_ns = 0;  // user, nice, system, irq, softirq, steal
+  std::uint64_t idle_ns = 0;  // idle, iowait
+};
+
+HostCpu ReadHostCpu();
 
 // Sizes of the files under a RocksDB folder, by kind.
 struct DiskUsage {

@@ -1,24 +1,25 @@
 #include "bench/server_process.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace parley::bench {
 
@@ -60,26 +61,32 @@ std::string RandomHex(std::size_t bytes) {
   return text;
 }
 
-// Starts argv[0] (looked up in PATH) with stdout and stderr appended to `log`.
+// Starts argv[0] (looked up in PATH) with stdout and stderr appended to `log`. The child gets
+// SIGKILL if the bench dies first, so that a crashed bench leaves no server behind.
 Result<pid_t> Spawn(const std::vector<std::string>& args, const std::filesystem::path& log) {
   const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return Status::IOError("cannot open " + log.string());
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
 
   std::vector<char*> argv;
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
 
-  pid_t pid = -1;
-  const int error = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // The child: only async-signal-safe calls until exec.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // The bench died before prctl took effect.
+    const int null_fd = open("/dev/null", O_RDONLY);
+    dup2(null_fd, 0);
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  const int error = errno;
   close(log_fd);
-  if (error != 0) return Status::IOError("cannot start " + args[0] + ": " + strerror(error));
+  if (pid < 0) return Status::IOError("cannot start " + args[0] + ": " + std::strerror(error));
   return pid;
 }
 
@@ -105,7 +112,8 @@ Status MakeCertificate(const std::filesystem::path& dir, const std::filesystem::
                    log);
   if (!pid.ok()) return pid.status();
   const auto status = WaitForExit(*pid, std::chrono::seconds(30));
-  if (status != 0) return Status::IOError("openssl could not make a certificate; see " + log.string());
+  if (status != 0)
+    return Status::IOError("openssl could not make a certificate; see " + log.string());
   return Status::Ok();
 }
 
@@ -148,8 +156,17 @@ Status SpawnedServer::WriteFiles() {
   }
 
   // Limits that would throttle a load generator are opened up; everything else stays at the
-  // defaults a production host runs with.
-  std::ofstream config(dir_ / "parleyd.yaml");
+  // defaults a production host runs with. limits.frames_per_s is newer than the rest: a
+  // parleyd that does not know it refuses the file, and gets it without.
+  if (Status status = WriteConfig(/*frame_limit=*/true); !status.ok()) return status;
+  if (!ConfigIsValid()) {
+    if (Status status = WriteConfig(/*frame_limit=*/false); !status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+Status SpawnedServer::WriteConfig(bool frame_limit) {
+  std::ofstream config(config_file());
   config << "listen:\n  address: 127.0.0.1\n  port: " << port_ << "\n";
   if (options_.tls) {
     config << "  tls:\n    enabled: true\n    cert_file: cert.pem\n    key_file: key.pem\n";
@@ -157,15 +174,21 @@ Status SpawnedServer::WriteFiles() {
   config << "admin:\n  address: 127.0.0.1\n  port: " << admin_port_ << "\n"
          << "auth:\n  hmac_secret_file: secret\n"
          << "storage:\n  path: data\n  sync: " << (options_.sync ? "true" : "false") << "\n"
-         << "limits:\n  send_rate_per_s: 10000\n  max_connections: 10000000\n"
-         << "log:\n  level: warn\n"
+         << "limits:\n  send_rate_per_s: 10000\n  max_connections: 10000000\n";
+  if (frame_limit) config << "  frames_per_s: 100000\n";
+  config << "log:\n  level: warn\n"
          << "server:\n  threads: " << options_.threads << "\n";
-  if (!config) return Status::IOError("cannot write the config in " + dir_.string());
+  if (!config) return Status::IOError("cannot write " + config_file().string());
   return Status::Ok();
 }
 
+bool SpawnedServer::ConfigIsValid() const {
+  auto pid = Spawn({options_.parleyd, "--check-config", config_file().string()}, log_file());
+  return pid.ok() && WaitForExit(*pid, std::chrono::seconds(30)) == 0;
+}
+
 Status SpawnedServer::Launch() {
-  auto pid = Spawn({options_.parleyd, "--config", (dir_ / "parleyd.yaml").string()}, log_file());
+  auto pid = Spawn({options_.parleyd, "--config", config_file().string()}, log_file());
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
   return WaitUntilReady();
@@ -206,6 +229,24 @@ Status SpawnedServer::Stop() {
 Status SpawnedServer::Restart() {
   if (pid_ > 0) return Status::InvalidArgument("parleyd is still running");
   return Launch();
+}
+
+Status SpawnedServer::Compact() {
+  if (pid_ > 0) return Status::InvalidArgument("parleyd is still running");
+  auto pid = Spawn({options_.parleyd, "--compact", config_file().string()}, log_file());
+  if (!pid.ok()) return pid.status();
+  // Tens of megabytes; minutes would mean it is stuck.
+  const auto status = WaitForExit(*pid, std::chrono::minutes(5));
+  if (!status) {
+    kill(*pid, SIGKILL);
+    WaitForExit(*pid, kStopTimeout);
+    return Status::Unavailable("parleyd --compact did not finish within 5 minutes");
+  }
+  if (*status != 0) {
+    return Status::Unavailable("parleyd --compact exited with " + std::to_string(*status) + ":\n" +
+                               LogTail(5));
+  }
+  return Status::Ok();
 }
 
 std::string SpawnedServer::url() const {

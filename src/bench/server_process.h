@@ -7,8 +7,6 @@
 
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -16,6 +14,8 @@
 #include <string>
 
 #include "parley/common/status.h"
+
+#include <sys/types.h>
 
 namespace parley::bench {
 
@@ -46,6 +46,10 @@ class SpawnedServer {
   // Starts it again on the same ports and data, after Stop().
   Status Restart();
 
+  // Runs `parleyd --compact` on the data folder, after Stop(): a full manual compaction.
+  // Fails when this parleyd has no such mode, or the compaction fails.
+  Status Compact();
+
   pid_t pid() const { return pid_; }
   std::string url() const;
   std::uint16_t admin_port() const { return admin_port_; }
@@ -54,6 +58,7 @@ class SpawnedServer {
   std::filesystem::path secret_file() const { return dir_ / "secret"; }
   std::filesystem::path ca_file() const { return dir_ / "cert.pem"; }
   std::filesystem::path log_file() const { return dir_ / "parleyd.log"; }
+  std::filesystem::path config_file() const { return dir_ / "parleyd.yaml"; }
 
   // The last `lines` lines of the server's log, for error messages.
   std::string LogTail(std::size_t lines) const;
@@ -62,6 +67,8 @@ class SpawnedServer {
   SpawnedServer(SpawnOptions options, std::filesystem::path dir);
 
   Status WriteFiles();
+  Status WriteConfig(bool frame_limit);
+  bool ConfigIsValid() const;
   Status Launch();
   Status WaitUntilReady();
 

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <charconv>
 #include <cstdio>
-#include <random>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -76,6 +75,22 @@ std::optional<std::int64_t> LeadingNumber(std::string_view text) {
   return value;
 }
 
+// Lowercase letters and a few spaces, 5 random bits each: about what a chat message holds,
+// and nothing Snappy could shorten.
+void AppendRandomText(std::uint64_t& state, std::size_t length, std::string& text) {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz      ";
+  static_assert(sizeof kAlphabet - 1 == 32);
+  while (text.size() < length) {
+    // xorshift64 (Marsaglia): plenty for text nobody reads.
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    for (std::uint64_t bits = state, n = 0; n < 12 && text.size() < length; ++n, bits >>= 5) {
+      text += kAlphabet[bits & 31];
+    }
+  }
+}
+
 std::size_t VarintSize(std::size_t value) {
   std::size_t size = 1;
   for (; value >= 0x80; value >>= 7) ++size;
@@ -108,7 +123,8 @@ void Tally::Merge(const Tally& other) {
 nlohmann::json Tally::ToJson() const {
   nlohmann::json json;
   for (const auto& [name, field] : kCounterFields) json["counters"][name] = counters.*field;
-  for (const auto& [name, field] : kHistogramFields) json["histograms"][name] = (this->*field).ToJson();
+  for (const auto& [name, field] : kHistogramFields)
+    json["histograms"][name] = (this->*field).ToJson();
   json["last_caught_up_ns"] = last_caught_up_ns;
   json["last_delivery_ns"] = last_delivery_ns;
   return json;
@@ -129,42 +145,47 @@ Tally Tally::FromJson(const nlohmann::json& json) {
 
 // --- User -----------------------------------------------------------------------------------
 
-User::User(std::uint32_t index, std::size_t thread, std::string id, std::string token,
-           Tally* tally, Progress* progress, UserObserver* observer)
+User::User(std::uint32_t index, std::size_t thread, std::string id, std::string token, Tally* tally,
+           Progress* progress, UserObserver* observer)
     : index_(index),
       thread_(thread),
       id_(std::move(id)),
       token_(std::move(token)),
       tally_(tally),
       progress_(progress),
-      observer_(observer) {}
+      observer_(observer),
+      random_(0x9e3779b97f4a7c15ULL * (index + 1)) {}
+
+std::uint64_t User::SentTo(std::uint32_t peer) const {
+  const auto it = peers_.find(peer);
+  return it == peers_.end() ? 0 : it->second.sent;
+}
 
 void User::Dial(Network& network, const std::string& source_address) {
   dialled_at_ns_ = NowNs();
   ++tally_->counters.dials;
+  progress_->open.fetch_add(1, std::memory_order_relaxed);
+  closing_ = false;
   connection_ = network.Dial(thread_, {source_address, token_, processed_seq_}, this);
 }
 
 void User::Disconnect() {
-  if (connection_) connection_->Close();
+  if (!connection_) return;
+  closing_ = true;
+  connection_->Close();
 }
 
-void User::SendTo(const User& peer, std::size_t message_bytes, std::string_view filler) {
+void User::SendTo(const User& peer, std::size_t message_bytes) {
   Peer& state = peers_[peer.index()];
-  const std::string client_msg_id =
-      std::to_string(peer.index()) + "." + std::to_string(state.sent);
+  const std::string client_msg_id = std::to_string(peer.index()) + "." + std::to_string(state.sent);
   ++state.sent;
 
-  // The send stamp leads the text; the filler makes up the rest of the message's size.
+  // The send stamp leads the text; random letters make up the rest of the message's size.
   const std::int64_t now = NowNs();
   std::string text = std::to_string(now) + " ";
-  const std::size_t length = TextLength(message_bytes, id_.size(), peer.id().size(),
-                                        client_msg_id.size());
-  if (length > text.size()) {
-    const std::size_t pad = std::min(length - text.size(), filler.size());
-    const std::size_t offset = static_cast<std::size_t>(now) % (filler.size() - pad + 1);
-    text.append(filler.substr(offset, pad));
-  }
+  const std::size_t length =
+      TextLength(message_bytes, id_.size(), peer.id().size(), client_msg_id.size());
+  AppendRandomText(random_, length, text);
 
   v1::ClientFrame frame;
   frame.set_request_id(static_cast<std::uint64_t>(now));
@@ -176,6 +197,7 @@ void User::SendTo(const User& peer, std::size_t message_bytes, std::string_view 
 
   ++in_flight_;
   ++tally_->counters.sends;
+  progress_->sends.fetch_add(1, std::memory_order_relaxed);
 }
 
 void User::OnFrame(const v1::ServerFrame& frame) {
@@ -241,7 +263,8 @@ void User::OnItem(const v1::Item& item) {
     ++tally_->counters.redelivered;
     return;
   }
-  if (item.seq() != processed_seq_ + 1) tally_->counters.seq_gaps += item.seq() - processed_seq_ - 1;
+  if (item.seq() != processed_seq_ + 1)
+    tally_->counters.seq_gaps += item.seq() - processed_seq_ - 1;
 
   if (item.has_message()) {
     OnMessage(item.message());
@@ -275,7 +298,8 @@ void User::OnMessage(const v1::Message& message) {
   ++tally_->counters.delivered;
   if (caught_up_) {
     ++tally_->counters.delivered_live;
-    tally_->delivery_ns.Record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, now - *sent_ns)));
+    tally_->delivery_ns.Record(
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, now - *sent_ns)));
   } else {
     ++tally_->counters.delivered_backlog;
   }
@@ -314,6 +338,7 @@ void User::OnClosed(std::string_view error) {
     ++(was_connected ? tally_->counters.unexpected_closes : tally_->counters.connect_failures);
   }
   progress_->ended.fetch_add(1, std::memory_order_relaxed);
+  progress_->open.fetch_sub(1, std::memory_order_relaxed);
   observer_->OnEnded(*this, error);
 }
 
@@ -321,15 +346,6 @@ void User::OnClosed(std::string_view error) {
 
 std::string UserId(std::string_view run_tag, std::int64_t worker, std::uint32_t index) {
   return std::string(run_tag) + "-" + std::to_string(worker) + "-" + std::to_string(index);
-}
-
-std::string MakeFiller(std::uint64_t seed) {
-  constexpr std::size_t kFillerBytes = 4096;
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz      ";
-  std::mt19937_64 random(seed);
-  std::string filler(kFillerBytes, ' ');
-  for (char& c : filler) c = kAlphabet[random() % (sizeof kAlphabet - 1)];
-  return filler;
 }
 
 }  // namespace parley::bench

@@ -10,8 +10,10 @@
 // pair, so a recipient expects exactly the next number from each sender:
 //
 //   client_msg_id  "<recipient index>.<number>"     unique per sender
-//   text           "<steady-clock ns at send> <filler>", padded so that the stored
-//                  parley.v1.Message is --message-bytes long
+//   text           "<steady-clock ns at send> <random letters and spaces>", padded so that
+//                  the stored parley.v1.Message is --message-bytes long. The padding is new
+//                  for every message: repeated text would let the storage's block
+//                  compression flatter the bytes-on-disk figure.
 //
 // A number below the expected one under a new seq is a duplicate; one above it is a gap
 // (a loss, or a reorder). An item whose seq the user has processed already is a legitimate
@@ -51,22 +53,22 @@ struct Counters {
   std::uint64_t delivered_live = 0;     // ... of them after caught_up: latency recorded.
   std::uint64_t delivered_backlog = 0;  // ... of them before caught_up.
   std::uint64_t receipts = 0;
-  std::uint64_t redelivered = 0;        // Items with a seq already processed: dropped.
-  std::uint64_t duplicates = 0;         // A message received again under a new seq.
-  std::uint64_t gaps = 0;               // A message number skipped by the server.
-  std::uint64_t seq_gaps = 0;           // A mailbox seq skipped.
+  std::uint64_t redelivered = 0;  // Items with a seq already processed: dropped.
+  std::uint64_t duplicates = 0;   // A message received again under a new seq.
+  std::uint64_t gaps = 0;         // A message number skipped by the server.
+  std::uint64_t seq_gaps = 0;     // A mailbox seq skipped.
   std::uint64_t receipt_duplicates = 0;
   std::uint64_t receipt_gaps = 0;
-  std::uint64_t foreign_items = 0;      // Not from this run's users: unparsable.
+  std::uint64_t foreign_items = 0;  // Not from this run's users: unparsable.
 };
 
 // What one network thread's users record.
 struct Tally {
   Counters counters;
-  Histogram send_ack_ns;   // send -> send_ack
-  Histogram delivery_ns;   // send -> item at the recipient (live items only)
-  Histogram connect_ns;    // dial -> connected
-  Histogram caught_up_ns;  // dial -> caught_up
+  Histogram send_ack_ns;               // send -> send_ack
+  Histogram delivery_ns;               // send -> item at the recipient (live items only)
+  Histogram connect_ns;                // dial -> connected
+  Histogram caught_up_ns;              // dial -> caught_up
   std::int64_t last_caught_up_ns = 0;  // Steady-clock stamp of the latest caught_up.
   std::int64_t last_delivery_ns = 0;   // ... of the latest delivered message.
 
@@ -78,9 +80,11 @@ struct Tally {
 // Counted across threads for the worker's main thread, which polls them to tell when a
 // phase is over. Relaxed: they are progress figures, not synchronisation.
 struct Progress {
+  std::atomic<std::int64_t> open{0};  // Dialled and not yet ended.
   std::atomic<std::uint64_t> connected{0};
   std::atomic<std::uint64_t> caught_up{0};
   std::atomic<std::uint64_t> ended{0};  // Connections ended, for any reason.
+  std::atomic<std::uint64_t> sends{0};
   std::atomic<std::uint64_t> send_acks{0};
   std::atomic<std::uint64_t> send_errors{0};
   std::atomic<std::uint64_t> delivered{0};
@@ -108,8 +112,8 @@ class User final : public ConnectionHandler {
     std::uint64_t received = 0;       // As a recipient: distinct messages received.
   };
 
-  User(std::uint32_t index, std::size_t thread, std::string id, std::string token,
-       Tally* tally, Progress* progress, UserObserver* observer);
+  User(std::uint32_t index, std::size_t thread, std::string id, std::string token, Tally* tally,
+       Progress* progress, UserObserver* observer);
 
   std::uint32_t index() const { return index_; }
   std::size_t thread() const { return thread_; }
@@ -119,14 +123,23 @@ class User final : public ConnectionHandler {
   std::uint32_t in_flight() const { return in_flight_; }
   const std::unordered_map<std::uint32_t, Peer>& peers() const { return peers_; }
 
+  // Messages she has sent to the user with index `peer`.
+  std::uint64_t SentTo(std::uint32_t peer) const;
+
   // Opens a connection from `source_address` (empty: any). REQUIRES: !online().
   void Dial(Network& network, const std::string& source_address);
 
-  // Closes her connection; OnEnded follows.
+  // Closes her connection; OnEnded follows. She sends nothing more on it.
   void Disconnect();
 
+  // Lets go of the connection without a word, once the network has stopped.
+  void DropConnection() { connection_.reset(); }
+
+  // Connected, caught up, not closing: ready to send.
+  bool can_send() const { return connection_ != nullptr && caught_up_ && !closing_; }
+
   // Sends the next message to `peer`, `message_bytes` long, stamped now.
-  void SendTo(const User& peer, std::size_t message_bytes, std::string_view filler);
+  void SendTo(const User& peer, std::size_t message_bytes);
 
   // --- ConnectionHandler
   void OnFrame(const v1::ServerFrame& frame) override;
@@ -151,16 +164,14 @@ class User final : public ConnectionHandler {
   std::int64_t dialled_at_ns_ = 0;
   bool connected_ = false;  // `connected` seen on the current connection
   bool caught_up_ = false;  // `caught_up` seen on the current connection
+  bool closing_ = false;    // Disconnect() called on the current connection
   std::uint64_t processed_seq_ = 0;
   std::uint32_t in_flight_ = 0;  // Sends without an answer yet.
+  std::uint64_t random_;         // xorshift64 state for the text of her messages
   std::unordered_map<std::uint32_t, Peer> peers_;
 };
 
 // "<tag>-<worker>-<index>", the id of a run's user.
 std::string UserId(std::string_view run_tag, std::int64_t worker, std::uint32_t index);
-
-// A few KiB of random lowercase letters and spaces, to pad messages with. Snappy finds
-// nothing to compress in it, so bytes-on-disk figures are not flattered by the filler.
-std::string MakeFiller(std::uint64_t seed);
 
 }  // namespace parley::bench

@@ -1,11 +1,6 @@
 #include "bench/worker_link.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -14,7 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
-extern char** environ;
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace parley::bench {
 
@@ -46,11 +45,6 @@ Result<WorkerProcess> WorkerProcess::Start(const std::vector<std::string>& args)
     return Status::IOError("pipe() failed");
   }
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, to_worker[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, from_worker[1], 1);
-
   // /proc/self/exe: the very binary that runs, wherever it was started from.
   std::vector<char*> argv;
   static char kSelf[] = "/proc/self/exe";
@@ -58,12 +52,22 @@ Result<WorkerProcess> WorkerProcess::Start(const std::vector<std::string>& args)
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
 
-  pid_t pid = -1;
-  const int error = posix_spawn(&pid, kSelf, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // The child: only async-signal-safe calls until exec. It dies with the orchestrator, so
+    // that a crashed run leaves no worker holding thousands of connections.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    dup2(to_worker[0], 0);
+    dup2(from_worker[1], 1);
+    execv(kSelf, argv.data());
+    _exit(127);
+  }
+  const int error = errno;
   close(to_worker[0]);
   close(from_worker[1]);
-  if (error != 0) {
+  if (pid < 0) {
     close(to_worker[1]);
     close(from_worker[0]);
     return Status::IOError(std::string("cannot start a worker: ") + std::strerror(error));

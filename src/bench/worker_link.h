@@ -12,8 +12,6 @@
 
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <optional>
 #include <string>
@@ -23,6 +21,8 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "parley/common/status.h"
+
+#include <sys/types.h>
 
 namespace parley::bench {
 
@@ -51,6 +51,8 @@ class WorkerProcess {
   std::optional<std::string> ReadLine(std::chrono::milliseconds timeout);
 
   void Write(std::string_view line);
+
+  pid_t pid() const { return pid_; }
 
   // Waits for its exit (at most `timeout`, then kills it); its exit status or -signal.
   int Wait(std::chrono::milliseconds timeout);

@@ -189,12 +189,7 @@ void Session::HandleSend(const v1::ClientFrame& frame, WireFormat format) {
                send.client_msg_id());
     return;
   }
-  if (!send_limiter_.TryTake(MonotonicMs())) {
-    ReplyError(v1::Error::RATE_LIMITED, "sending too fast", request_id, format,
-               send.client_msg_id());
-    CountViolation();
-    return;
-  }
+  if (!TakeSendToken(request_id, format, send.client_msg_id())) return;
   violations_ = 0;
 
   storage::SendRequest request{user_, send.to(), send.client_msg_id(), send.text()};
@@ -275,11 +270,7 @@ void Session::HandleMarkRead(const v1::ClientFrame& frame, WireFormat format) {
     ReplyError(v1::Error::UNKNOWN_RECIPIENT, "no such user", request_id, format);
     return;
   }
-  if (!send_limiter_.TryTake(MonotonicMs())) {
-    ReplyError(v1::Error::RATE_LIMITED, "sending too fast", request_id, format);
-    CountViolation();
-    return;
-  }
+  if (!TakeSendToken(request_id, format)) return;
   if (read.client_msg_ids().empty()) return;
 
   std::vector<std::string> ids(read.client_msg_ids().begin(), read.client_msg_ids().end());
@@ -315,11 +306,7 @@ void Session::HandleSetRetention(const v1::ClientFrame& frame, WireFormat format
     CountViolation();
     return;
   }
-  if (!send_limiter_.TryTake(MonotonicMs())) {
-    ReplyError(v1::Error::RATE_LIMITED, "sending too fast", request_id, format);
-    CountViolation();
-    return;
-  }
+  if (!TakeSendToken(request_id, format)) return;
 
   context_.store->SetRetention(
       user_, days, [self = shared_from_this(), days, request_id, format](Status status) {
@@ -357,11 +344,7 @@ void Session::HandleGetHistory(const v1::ClientFrame& frame, WireFormat format) 
     return;
   }
   // Reads share the send bucket: a page of history costs the server more than a message.
-  if (!send_limiter_.TryTake(MonotonicMs())) {
-    ReplyError(v1::Error::RATE_LIMITED, "sending too fast", request_id, format);
-    CountViolation();
-    return;
-  }
+  if (!TakeSendToken(request_id, format)) return;
 
   storage::HistoryQuery query;
   query.user = user_;
@@ -528,6 +511,14 @@ void Session::ReplyError(v1::Error::Code code, std::string_view message, std::ui
   error->set_message(std::string(message));
   if (!client_msg_id.empty()) error->set_client_msg_id(std::string(client_msg_id));
   Reply(frame, request_id, format);
+}
+
+bool Session::TakeSendToken(std::uint64_t request_id, WireFormat format,
+                            std::string_view client_msg_id) {
+  if (send_limiter_.TryTake(MonotonicMs())) return true;
+  ReplyError(v1::Error::RATE_LIMITED, "sending too fast", request_id, format, client_msg_id);
+  CountViolation();
+  return false;
 }
 
 void Session::CountViolation() {

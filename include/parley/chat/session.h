@@ -156,6 +156,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Reply(v1::ServerFrame& frame, std::uint64_t request_id, WireFormat format);
   void ReplyError(v1::Error::Code code, std::string_view message, std::uint64_t request_id,
                   WireFormat format, std::string_view client_msg_id = {});
+  // Takes a token of the send bucket (sends, receipts, retention and history requests share
+  // it); when it is empty, answers RATE_LIMITED and counts a violation.
+  bool TakeSendToken(std::uint64_t request_id, WireFormat format,
+                     std::string_view client_msg_id = {});
   void CountViolation();
   void Close(std::uint16_t code, std::string_view reason);
 
