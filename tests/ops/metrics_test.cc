@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
@@ -98,9 +99,16 @@ TEST(MetricsTest, CountAScriptedExchangeExactly) {
   EXPECT_TRUE(Reaches(server, "parley_connections", 1));
 }
 
-// The metric family of a sample line: its name without labels.
-std::string Family(const std::string& sample) {
-  return sample.substr(0, sample.find_first_of("{ "));
+// The metric family of a sample line: its name without labels, and for a histogram without
+// the _bucket, _count or _sum of its series.
+std::string Family(const std::string& sample, const std::set<std::string>& histograms) {
+  const std::string name = sample.substr(0, sample.find_first_of("{ "));
+  for (const std::string_view suffix : {"_bucket", "_count", "_sum"}) {
+    if (!name.ends_with(suffix)) continue;
+    const std::string base = name.substr(0, name.size() - suffix.size());
+    if (histograms.contains(base)) return base;
+  }
+  return name;
 }
 
 TEST(MetricsTest, EverySampleIsPrefixedAndHasHelpAndType) {
@@ -108,7 +116,7 @@ TEST(MetricsTest, EverySampleIsPrefixedAndHasHelpAndType) {
   server.Start();
   const std::string metrics = Scrape(server);
 
-  std::set<std::string> helped, typed, sampled;
+  std::set<std::string> helped, typed, sampled, histograms;
   std::istringstream lines(metrics);
   std::string line;
   while (std::getline(lines, line)) {
@@ -123,9 +131,11 @@ TEST(MetricsTest, EverySampleIsPrefixedAndHasHelpAndType) {
       // A family is described before its samples, once.
       ASSERT_FALSE(sampled.contains(name)) << line;
       ASSERT_TRUE((kind == "HELP" ? helped : typed).insert(name).second) << line;
+      std::string type;
+      if (kind == "TYPE" && words >> type && type == "histogram") histograms.insert(name);
       continue;
     }
-    const std::string family = Family(line);
+    const std::string family = Family(line, histograms);
     EXPECT_TRUE(family.starts_with("parley_")) << line;
     EXPECT_TRUE(helped.contains(family)) << "no HELP before " << line;
     EXPECT_TRUE(typed.contains(family)) << "no TYPE before " << line;
@@ -139,7 +149,8 @@ TEST(MetricsTest, EverySampleIsPrefixedAndHasHelpAndType) {
         "parley_items_pushed_total", "parley_items_acked_total", "parley_store_receipts_total",
         "parley_mailbox_items_waiting", "parley_store_batches_total", "parley_errors_total",
         "parley_process_resident_memory_bytes", "parley_uptime_seconds",
-        "parley_config_reloads_total", "parley_build_info"}) {
+        "parley_config_reloads_total", "parley_build_info", "parley_store_commit_seconds",
+        "parley_store_batch_ops", "parley_store_fsyncs_total"}) {
     EXPECT_TRUE(sampled.contains(family)) << family << " missing";
   }
 }
