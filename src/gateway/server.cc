@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -306,18 +307,35 @@ class WsConnection final : public ConnectionBase,
 
   // --- Reading frames
 
+  // Most connections are idle most of the time. A pending read into read_buffer_ would hold a
+  // buffer for a frame that may not come for hours, so the wait is a read of one byte into
+  // the connection object itself; the rest of the frame then goes into read_buffer_.
   void DoRead() {
+    ws_.async_read_some(
+        asio::buffer(&first_byte_, 1),
+        beast::bind_front_handler(&WsConnection::OnFirstByte, this->shared_from_this()));
+  }
+
+  void OnFirstByte(error_code ec, std::size_t bytes) {
+    if (ec) return Fail(ec, "read");
+    if (finished_) return;
+
+    if (bytes == 1) {
+      read_buffer_.commit(
+          asio::buffer_copy(read_buffer_.prepare(1), asio::buffer(&first_byte_, 1)));
+    }
+    if (ws_.is_message_done()) return OnRead(error_code(), 0);
     ws_.async_read(read_buffer_,
                    beast::bind_front_handler(&WsConnection::OnRead, this->shared_from_this()));
   }
 
-  void OnRead(error_code ec, std::size_t bytes) {
+  void OnRead(error_code ec, std::size_t /*bytes*/) {
     if (ec) return Fail(ec, "read");
     if (finished_) return;
 
     const WireFormat format = ws_.got_text() ? WireFormat::kJson : WireFormat::kBinary;
     const auto data = read_buffer_.cdata();
-    const std::string_view payload(static_cast<const char*>(data.data()), bytes);
+    const std::string_view payload(static_cast<const char*>(data.data()), data.size());
 
     v1::ClientFrame frame;
     if (Status status = DecodeClientFrame(payload, format, &frame); status.ok()) {
@@ -326,8 +344,7 @@ class WsConnection final : public ConnectionBase,
       session_->OnUndecodableFrame(format, status.message());
     }
     read_buffer_.consume(read_buffer_.size());
-    // An idle connection should not hold on to the buffer of its largest frame.
-    if (read_buffer_.capacity() > 4096) read_buffer_.shrink_to_fit();
+    read_buffer_.shrink_to_fit();
 
     if (finished_) return;
     if (session_->wants_frames()) {
@@ -343,8 +360,9 @@ class WsConnection final : public ConnectionBase,
     if (!writing_) worker_.writing.emplace(this, this->weak_from_this());
     write_started = Clock::now();
     writing_ = true;
-    ws_.text(queue_.front().text);
-    ws_.async_write(asio::buffer(queue_.front().payload),
+    const Outgoing& next = queue_[queue_head_];
+    ws_.text(next.text);
+    ws_.async_write(asio::buffer(next.payload),
                     beast::bind_front_handler(&WsConnection::OnWrite, this->shared_from_this()));
   }
 
@@ -353,9 +371,12 @@ class WsConnection final : public ConnectionBase,
     worker_.writing.erase(this);
     if (ec) return Fail(ec, "write");
     if (finished_) return;
-    queued_bytes_ -= queue_.front().payload.size();
-    queue_.pop_front();
-    if (!queue_.empty()) return DoWrite();
+    queued_bytes_ -= queue_[queue_head_].payload.size();
+    if (++queue_head_ < queue_.size()) return DoWrite();
+
+    // Drained: an idle connection keeps no queue memory.
+    queue_ = {};
+    queue_head_ = 0;
     if (close_requested_) DoClose();
   }
 
@@ -414,9 +435,11 @@ class WsConnection final : public ConnectionBase,
   beast::flat_buffer upgrade_buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
   beast::flat_buffer read_buffer_;
+  char first_byte_ = 0;
 
   std::shared_ptr<chat::Session> session_;
-  std::deque<Outgoing> queue_;
+  std::vector<Outgoing> queue_;  // Frames from queue_head_ on are waiting to be written.
+  std::size_t queue_head_ = 0;
   std::size_t queued_bytes_ = 0;
   websocket::close_reason close_reason_;
 

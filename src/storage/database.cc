@@ -24,6 +24,9 @@ constexpr std::size_t kBlockCacheBytes = 64 << 20;
 // About 1% false positives; dedup and users are read by point lookups on every send.
 constexpr double kBloomBitsPerKey = 10;
 
+// Share of a memtable's size given to its bloom filter (RocksDB caps it at a quarter).
+constexpr double kMemtableBloomRatio = 0.02;
+
 rocksdb::ColumnFamilyOptions FamilyOptions(ExpiryFilter* filter,
                                            const std::shared_ptr<rocksdb::Cache>& cache,
                                            bool point_lookups) {
@@ -35,6 +38,10 @@ rocksdb::ColumnFamilyOptions FamilyOptions(ExpiryFilter* filter,
   table.block_cache = cache;
   if (point_lookups) {
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
+    // The memtable gets a bloom filter of its own too: nearly every dedup lookup misses, and
+    // a miss would otherwise walk the memtable's skiplist.
+    options.memtable_whole_key_filtering = true;
+    options.memtable_prefix_bloom_size_ratio = kMemtableBloomRatio;
   }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
