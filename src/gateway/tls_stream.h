@@ -1,0 +1,190 @@
+#pragma once
+
+// A server-side TLS stream that holds no buffers of its own while a connection is idle.
+//
+// asio::ssl::stream runs OpenSSL over a pair of memory BIOs and keeps about 34 KiB of fixed
+// buffers per stream to move ciphertext between them and the socket, more than the whole of
+// an idle plain connection. TlsStream lets OpenSSL read and write the socket itself, through a
+// small BIO over the descriptor; when OpenSSL needs more bytes, or room to write, the stream
+// waits for the socket to turn readable or writable through the reactor, which takes no
+// buffer either. With SSL_MODE_RELEASE_BUFFERS on the context OpenSSL frees its record
+// buffers whenever they are empty, so an idle connection keeps only its SSL object.
+//
+// It models Asio's AsyncStream and works below beast::websocket::stream and beast::http.
+//
+// REQUIRES: the socket's io_context is run by one thread. A wait is then always queued before
+// the reactor next looks for events, so an edge that came after OpenSSL's failed read is seen.
+
+#include <cstddef>
+#include <memory>
+#include <utility>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/role.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+#include <boost/system/error_code.hpp>
+
+struct ssl_st;
+
+namespace parley::gateway {
+
+class TlsStream {
+ public:
+  using next_layer_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
+                                                           boost::asio::io_context::executor_type>;
+  using executor_type = next_layer_type::executor_type;
+
+  // The stream takes over the socket, which must be connected. The context must outlive it.
+  TlsStream(next_layer_type socket, boost::asio::ssl::context& context);
+  ~TlsStream();
+
+  TlsStream(TlsStream&&) noexcept;
+  TlsStream& operator=(TlsStream&&) = delete;
+
+  executor_type get_executor() { return socket_.get_executor(); }
+  next_layer_type& next_layer() { return socket_; }
+
+  // The server's side of the handshake. Handler: void(error_code).
+  template <class Handler>
+  auto async_handshake(Handler&& handler);
+
+  // Handler: void(error_code, std::size_t). A close_notify from the peer ends the stream
+  // with asio::error::eof, an end without one with ssl::error::stream_truncated.
+  template <class MutableBuffers, class Handler>
+  auto async_read_some(const MutableBuffers& buffers, Handler&& handler);
+
+  // Handler: void(error_code, std::size_t). Writes up to one TLS record of the buffers.
+  template <class ConstBuffers, class Handler>
+  auto async_write_some(const ConstBuffers& buffers, Handler&& handler);
+
+  // Sends close_notify if the socket takes it at once; never waits for the peer's.
+  void ShutdownNow();
+
+ private:
+  enum class Want { kNothing, kRead, kWrite };
+
+  // The outcome of one call into OpenSSL.
+  struct Step {
+    Want want = Want::kNothing;
+    std::size_t bytes = 0;
+    boost::system::error_code ec;
+  };
+
+  Step Handshake();
+  Step Read(void* data, std::size_t size);
+  Step Write(const void* data, std::size_t size);
+  Step Classify(int result);
+
+  // The most Write() sends in one call: a TLS record's payload.
+  static constexpr std::size_t kMaxRecordBytes = 16 * 1024;
+
+  // Where the buffers of a write are gathered for OpenSSL, shared by the thread's streams.
+  static boost::asio::mutable_buffer Scratch();
+
+  // Runs `attempt` (Step()) until it no longer waits for the socket, then completes with
+  // its error and byte count. A result ready at once is posted, never given inline.
+  template <class Attempt>
+  class Operation;
+
+  next_layer_type socket_;
+  struct SslFree {
+    void operator()(ssl_st* ssl) const;
+  };
+  std::unique_ptr<ssl_st, SslFree> ssl_;
+};
+
+template <class Attempt>
+class TlsStream::Operation {
+ public:
+  Operation(TlsStream& stream, Attempt attempt) : stream_(stream), attempt_(std::move(attempt)) {}
+
+  template <class Self>
+  void operator()(Self& self, boost::system::error_code wait_error = {}) {
+    using Socket = next_layer_type;
+    if (state_ == State::kPosted) return self.complete(step_.ec, step_.bytes);
+    if (wait_error) return self.complete(wait_error, 0);
+
+    step_ = attempt_();
+    const bool first = state_ == State::kFirst;
+    state_ = State::kWaited;
+    switch (step_.want) {
+      case Want::kRead:
+        return stream_.socket_.async_wait(Socket::wait_read, std::move(self));
+      case Want::kWrite:
+        return stream_.socket_.async_wait(Socket::wait_write, std::move(self));
+      case Want::kNothing:
+        break;
+    }
+    if (!first) return self.complete(step_.ec, step_.bytes);
+    state_ = State::kPosted;
+    boost::asio::post(stream_.get_executor(), std::move(self));
+  }
+
+ private:
+  enum class State { kFirst, kWaited, kPosted };
+
+  TlsStream& stream_;
+  Attempt attempt_;
+  Step step_;
+  State state_ = State::kFirst;
+};
+
+template <class Handler>
+auto TlsStream::async_handshake(Handler&& handler) {
+  auto attempt = [this] { return Handshake(); };
+  // The byte count is dropped for the handler: a handshake moves none of the caller's bytes.
+  auto drop_bytes = [handler = std::forward<Handler>(handler)](boost::system::error_code ec,
+                                                               std::size_t) mutable {
+    std::move(handler)(ec);
+  };
+  return boost::asio::async_compose<decltype(drop_bytes),
+                                    void(boost::system::error_code, std::size_t)>(
+      Operation<decltype(attempt)>(*this, attempt), drop_bytes, socket_);
+}
+
+template <class MutableBuffers, class Handler>
+auto TlsStream::async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+  // OpenSSL reads into one buffer at a time; the first non-empty one will do.
+  boost::asio::mutable_buffer target;
+  for (auto it = boost::asio::buffer_sequence_begin(buffers);
+       it != boost::asio::buffer_sequence_end(buffers); ++it) {
+    target = boost::asio::mutable_buffer(*it);
+    if (target.size() > 0) break;
+  }
+  auto attempt = [this, target] { return Read(target.data(), target.size()); };
+  return boost::asio::async_compose<Handler, void(boost::system::error_code, std::size_t)>(
+      Operation<decltype(attempt)>(*this, attempt), handler, socket_);
+}
+
+template <class ConstBuffers, class Handler>
+auto TlsStream::async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+  // A frame header and its payload come as separate buffers; gathered, they go out as one
+  // record. The gathering is redone on every attempt because the scratch space is shared,
+  // and OpenSSL is content with that: a repeated write must only carry the same bytes.
+  auto attempt = [this, buffers] {
+    const boost::asio::mutable_buffer scratch = Scratch();
+    const std::size_t size = boost::asio::buffer_copy(scratch, buffers);
+    return Write(scratch.data(), size);
+  };
+  return boost::asio::async_compose<Handler, void(boost::system::error_code, std::size_t)>(
+      Operation<decltype(attempt)>(*this, attempt), handler, socket_);
+}
+
+// Beast's WebSocket close ends with a teardown of the layer below, found by ADL: close_notify,
+// then the TCP teardown of the socket.
+template <class Handler>
+void async_teardown(boost::beast::role_type role, TlsStream& stream, Handler&& handler) {
+  stream.ShutdownNow();
+  boost::beast::websocket::async_teardown(role, stream.next_layer(),
+                                          std::forward<Handler>(handler));
+}
+
+void teardown(boost::beast::role_type role, TlsStream& stream, boost::system::error_code& ec);
+
+}  // namespace parley::gateway
