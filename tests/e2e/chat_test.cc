@@ -283,5 +283,44 @@ TEST(TlsChatTest, MessagesFlowOverWss) {
   EXPECT_EQ(item->item().message().text(), "over TLS");
 }
 
+// A backlog of long messages goes out over wss a whole window at a time, more than the socket
+// takes at once; every item arrives intact and in order, and SIGTERM still closes with 1001.
+TEST(TlsChatTest, ABacklogOfLongMessagesDrainsInOrderOverWss) {
+  ServerOptions options;
+  options.tls = true;
+  options.limits_yaml = "  send_rate_per_s: 10000\n  frames_per_s: 10000\n";
+  ServerProcess server(options);
+  server.Start();
+  {
+    TestClient bob(server, WireFormat::kBinary);
+    ASSERT_TRUE(bob.Connect("bob")) << bob.last_error();
+  }
+
+  constexpr int kMessages = 600;
+  const auto text_of = [](int i) {
+    std::string text = std::to_string(i) + ":";
+    while (text.size() < 1900) text += "\xc3\xa9";  // 'é': two bytes, one character.
+    return text;
+  };
+  TestClient alice(server, WireFormat::kJson);
+  ASSERT_TRUE(alice.Connect("alice")) << alice.last_error();
+  for (int i = 0; i < kMessages; ++i) {
+    auto ack = alice.SendText("bob", "long" + std::to_string(i), text_of(i));
+    ASSERT_TRUE(ack && ack->has_send_ack()) << i << ": " << Describe(ack);
+  }
+
+  TestClient bob(server, WireFormat::kBinary);
+  ASSERT_TRUE(bob.Connect("bob")) << bob.last_error();
+  ASSERT_TRUE(bob.CollectItems(kMessages, true, 60s)) << bob.last_error();
+  for (int i = 0; i < kMessages; ++i) {
+    const v1::Message& message = bob.items()[i].message();
+    ASSERT_EQ(message.client_msg_id(), "long" + std::to_string(i));
+    ASSERT_EQ(message.text(), text_of(i));
+  }
+
+  EXPECT_EQ(server.Stop(), 0);
+  EXPECT_EQ(bob.WaitClosed(), 1001);
+}
+
 }  // namespace
 }  // namespace parley::testing
