@@ -239,13 +239,22 @@ void Session::HandleAck(const v1::Ack& ack) {
 
   context_.metrics->items_acked.Add(seq - acked_seq_);
   acked_seq_ = seq;
-  context_.store->Ack(user_, seq, [user = user_, id = connection_id_](Status status) {
-    if (!status.ok()) {
-      // The items stay in the mailbox and come again on the next connect: the client
-      // drops them by seq.
-      spdlog::error("[conn={} user={}] ack not stored: {}", id, user, status.ToString());
-    }
-  });
+
+  const auto unacked =
+      std::find_if(pushed_.begin(), pushed_.end(),
+                   [seq](const storage::PushedItem& item) { return item.seq > seq; });
+  std::vector<storage::PushedItem> acked(std::make_move_iterator(pushed_.begin()),
+                                         std::make_move_iterator(unacked));
+  pushed_.erase(pushed_.begin(), unacked);
+  if (pushed_.empty()) pushed_ = {};  // An idle session keeps no memory for it.
+  context_.store->Ack(
+      user_, seq, std::move(acked), [user = user_, id = connection_id_](Status status) {
+        if (!status.ok()) {
+          // The items stay in the mailbox and come again on the next connect: the client
+          // drops them by seq.
+          spdlog::error("[conn={} user={}] ack not stored: {}", id, user, status.ToString());
+        }
+      });
   Pump();
 }
 
@@ -459,6 +468,15 @@ void Session::Push(const v1::Item& item) {
   Reply(frame, 0, format_);
   sent_seq_ = item.seq();
   context_.metrics->items_pushed.Add();
+
+  storage::PushedItem& pushed = pushed_.emplace_back();
+  pushed.seq = item.seq();
+  if (item.has_message()) {
+    pushed.is_message = true;
+    pushed.sender = item.message().from();
+    pushed.client_msg_id = item.message().client_msg_id();
+    pushed.sent_at_ms = item.message().sent_at_ms();
+  }
 }
 
 // --- Cross-thread entry points ------------------------------------------------------------------

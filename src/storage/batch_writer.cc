@@ -178,7 +178,7 @@ void BatchWriter::ApplySend(SendOp& op, Batch& batch) {
 
 void BatchWriter::ApplyAck(AckOp& op, Batch& batch) {
   Result<UserState*> state = users_.Get(op.user);
-  op.result = state.ok() ? AckUpTo(op.user, *state, op.seq, batch) : state.status();
+  op.result = state.ok() ? AckUpTo(op.user, *state, op.seq, batch, &op.pushed) : state.status();
   if (!op.result.ok()) LogOpFailure("ack", op.result);
 }
 
@@ -250,14 +250,19 @@ void BatchWriter::AddToHistory(const std::string& owner, const UserState& state,
 }
 
 Status BatchWriter::AckUpTo(const std::string& user, UserState* state, std::uint64_t seq,
-                            Batch& batch) {
+                            Batch& batch, const std::vector<PushedItem>* pushed) {
   if (!state->exists) return Status::Ok();  // Nothing was ever sent to her.
   const std::uint64_t up_to = std::min(seq, state->committed_last_seq);
   const std::uint64_t after = state->record.acked_seq();
   if (up_to <= after) return Status::Ok();
 
   const std::int64_t now_ms = clock_->NowMs();
-  Result<std::vector<AckedItem>> acked = CollectAcked(user, after, up_to, now_ms);
+  // On the live path the session knows every item it acknowledges; the scan is for the rest
+  // (connect's ack_seq, or an earlier ack that failed and left a gap).
+  std::optional<std::vector<AckedItem>> known;
+  if (pushed != nullptr) known = AckedFromPushed(user, *pushed, after, up_to, now_ms);
+  Result<std::vector<AckedItem>> acked = known ? Result<std::vector<AckedItem>>(std::move(*known))
+                                               : CollectAcked(user, after, up_to, now_ms);
   if (!acked.ok()) return acked.status();
 
   // Every sender is loaded before the first change, so that a failed read leaves this op
@@ -313,6 +318,32 @@ Result<std::vector<BatchWriter::AckedItem>> BatchWriter::CollectAcked(const std:
     acked.push_back(std::move(item));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan acknowledged items");
+  return acked;
+}
+
+std::optional<std::vector<BatchWriter::AckedItem>> BatchWriter::AckedFromPushed(
+    const std::string& user, const std::vector<PushedItem>& pushed, std::uint64_t after,
+    std::uint64_t up_to, std::int64_t now_ms) const {
+  auto first = std::find_if(pushed.begin(), pushed.end(),
+                            [after](const PushedItem& item) { return item.seq > after; });
+  if (first == pushed.end() || first->seq != after + 1) return std::nullopt;
+
+  std::vector<AckedItem> acked;
+  acked.reserve(up_to - after);
+  std::uint64_t expected = after + 1;
+  for (auto it = first; it != pushed.end() && expected <= up_to; ++it, ++expected) {
+    if (it->seq != expected) return std::nullopt;
+    AckedItem item;
+    item.key = MailboxKey(user, it->seq);
+    item.is_message = it->is_message;
+    if (it->is_message) {
+      item.expired = IsExpired(ExpiryAfter(it->sent_at_ms, undelivered_ttl_ms_), now_ms);
+      item.sender = it->sender;
+      item.client_msg_id = it->client_msg_id;
+    }
+    acked.push_back(std::move(item));
+  }
+  if (expected != up_to + 1) return std::nullopt;
   return acked;
 }
 

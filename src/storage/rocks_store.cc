@@ -50,8 +50,9 @@ void RocksStore::Send(SendRequest request, std::function<void(SendResult)> done)
   queue_.Push(SendOp{std::move(request), std::move(done), SendResult{}});
 }
 
-void RocksStore::Ack(std::string user, std::uint64_t seq, std::function<void(Status)> done) {
-  queue_.Push(AckOp{std::move(user), seq, std::move(done), Status::Ok()});
+void RocksStore::Ack(std::string user, std::uint64_t seq, std::vector<PushedItem> pushed,
+                     std::function<void(Status)> done) {
+  queue_.Push(AckOp{std::move(user), seq, std::move(pushed), std::move(done), Status::Ok()});
 }
 
 void RocksStore::MarkRead(std::string reader, std::string peer, std::vector<std::string> ids,

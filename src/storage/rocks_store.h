@@ -34,7 +34,9 @@ class RocksStore final : public Store {
   void OpenSession(std::string user, std::uint64_t ack_seq,
                    std::function<void(Result<SessionInfo>)> done) override;
   void Send(SendRequest request, std::function<void(SendResult)> done) override;
-  void Ack(std::string user, std::uint64_t seq, std::function<void(Status)> done) override;
+  using Store::Ack;
+  void Ack(std::string user, std::uint64_t seq, std::vector<PushedItem> pushed,
+           std::function<void(Status)> done) override;
   void MarkRead(std::string reader, std::string peer, std::vector<std::string> ids,
                 std::function<void(MarkReadOutcome)> done) override;
   void ReadMailbox(std::string user, std::uint64_t after_seq, std::size_t limit,

@@ -33,6 +33,7 @@ struct SendOp {
 struct AckOp {
   std::string user;
   std::uint64_t seq = 0;
+  std::vector<PushedItem> pushed;    // What the session knows of the items; may be empty.
   std::function<void(Status)> done;  // May be empty.
   Status result;
 };

@@ -3,8 +3,9 @@
 // The gateway owns the socket and hands every decoded frame to the Session; the Session
 // answers through the Connection interface. It authenticates, accepts sends, and runs the
 // delivery of the user's mailbox: a paged backlog first, then live items, never more than
-// `window` unacknowledged items in flight. Items live in storage, not here: a session holds
-// no copy of what it pushed, so a slow reader costs the server no memory beyond the window.
+// `window` unacknowledged items in flight. Items live in storage, not here: of what it pushed a
+// session keeps only the sender and client_msg_id of each unacknowledged item, for the
+// receipts, so a slow reader costs the server no memory beyond the window.
 //
 // Threading: every method runs on the connection's executor (one network thread), except the
 // Offer* methods and Replace(), which may be called from any thread and post themselves there.
@@ -17,10 +18,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "parley/chat/rate_limiter.h"
 #include "parley/common/status.h"
 #include "parley/gateway/codec.h"
+#include "parley/storage/store.h"
 #include "parley/v1/parley.pb.h"
 
 namespace parley {
@@ -28,14 +31,6 @@ class Clock;
 namespace admin {
 struct Metrics;
 }
-namespace storage {
-class Store;
-struct SessionInfo;
-struct MailboxPage;
-struct HistoryPage;
-struct SendResult;
-enum class MarkReadOutcome;
-}  // namespace storage
 }  // namespace parley
 
 namespace parley::chat {
@@ -181,8 +176,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint32_t history_days_ = 0;  // As stored; kept current by set_retention.
 
   // Delivery state. Invariant: acked_seq_ <= sent_seq_.
-  std::uint64_t acked_seq_ = 0;        // Highest seq the client acknowledged.
-  std::uint64_t sent_seq_ = 0;         // Highest seq pushed to the client.
+  std::uint64_t acked_seq_ = 0;  // Highest seq the client acknowledged.
+  std::uint64_t sent_seq_ = 0;   // Highest seq pushed to the client.
+  // The items pushed and not yet acknowledged, in seq order (at most a window of them): an ack
+  // hands them to the store, which then makes the receipts without reading the mailbox.
+  std::vector<storage::PushedItem> pushed_;
   std::uint64_t highest_offered_ = 0;  // Highest seq the Router offered.
   bool caught_up_ = false;             // Backlog drained; live items go out from memory.
   bool caught_up_sent_ = false;

@@ -113,6 +113,16 @@ struct SendResult {
   std::uint64_t seq = 0;
 };
 
+// What a session knows of an item it pushed to its client: enough for the DELIVERED receipt
+// of an acknowledged message, so that the ack needs no read of the mailbox.
+struct PushedItem {
+  std::uint64_t seq = 0;
+  bool is_message = false;  // Otherwise a receipt, which gets no receipt of its own.
+  std::string sender;
+  std::string client_msg_id;
+  std::int64_t sent_at_ms = 0;
+};
+
 enum class MarkReadOutcome { kStored, kUnknownRecipient, kUnavailable };
 
 // A page of a user's history, newest first. See Store::ReadHistory.
@@ -180,7 +190,16 @@ class Store {
   // Deletes the user's items up to `seq` (clamped to the highest seq committed before this
   // batch) and puts a DELIVERED receipt into the sender's mailbox for each acknowledged
   // message. `done` may be empty.
-  virtual void Ack(std::string user, std::uint64_t seq, std::function<void(Status)> done) = 0;
+  //
+  // `pushed` is what the caller knows of the acknowledged items, in seq order. When it names
+  // every seq from the last acknowledged one up to `seq`, the receipts are made from it and
+  // the mailbox is not read; otherwise it is ignored and the range is scanned.
+  virtual void Ack(std::string user, std::uint64_t seq, std::vector<PushedItem> pushed,
+                   std::function<void(Status)> done) = 0;
+
+  void Ack(std::string user, std::uint64_t seq, std::function<void(Status)> done) {
+    Ack(std::move(user), seq, {}, std::move(done));
+  }
 
   // Puts one READ receipt per id into `peer`'s mailbox, naming `reader` as the peer.
   // kUnknownRecipient when `peer` has never connected; no ids is a successful no-op.

@@ -376,6 +376,55 @@ TEST_F(StoreTest, AckDeletesItemsAndPutsDeliveredReceiptsInSendersMailbox) {
   EXPECT_TRUE(Read("bob", 3).items.size() == 1);
 }
 
+// The session's record of what it pushed stands in for a read of the mailbox: it names each
+// receipt, and the items still go.
+TEST_F(StoreTest, AckWithEveryPushedItemMakesReceiptsFromThem) {
+  Connect("alice");
+  Connect("bob");
+  SendText("alice", "bob", "a1");
+  SendText("alice", "bob", "a2");
+
+  std::vector<PushedItem> pushed(2);
+  for (std::uint64_t seq = 1; seq <= 2; ++seq) {
+    PushedItem& item = pushed[seq - 1];
+    item.seq = seq;
+    item.is_message = true;
+    item.sender = "alice";
+    item.client_msg_id = "told-" + std::to_string(seq);
+    item.sent_at_ms = clock_.NowMs();
+  }
+  ASSERT_TRUE(
+      Await<Status>([&](auto done) { store_->Ack("bob", 2, pushed, std::move(done)); }).ok());
+
+  EXPECT_TRUE(Read("bob").items.empty());
+  const MailboxPage receipts = Read("alice");
+  ASSERT_EQ(receipts.items.size(), 2u);
+  EXPECT_EQ(receipts.items[0].receipt().client_msg_id(), "told-1");
+  EXPECT_EQ(receipts.items[1].receipt().client_msg_id(), "told-2");
+}
+
+// A record with a gap cannot vouch for the range: the mailbox is read, as without one.
+TEST_F(StoreTest, AckWithAGapInThePushedItemsReadsTheMailbox) {
+  Connect("alice");
+  Connect("bob");
+  SendText("alice", "bob", "a1");
+  SendText("alice", "bob", "a2");
+  SendText("alice", "bob", "a3");
+
+  std::vector<PushedItem> pushed(2);
+  pushed[0] = {1, true, "alice", "told-1", clock_.NowMs()};
+  pushed[1] = {3, true, "alice", "told-3", clock_.NowMs()};
+  ASSERT_TRUE(
+      Await<Status>([&](auto done) { store_->Ack("bob", 3, pushed, std::move(done)); }).ok());
+
+  EXPECT_TRUE(Read("bob").items.empty());
+  const MailboxPage receipts = Read("alice");
+  ASSERT_EQ(receipts.items.size(), 3u);
+  EXPECT_EQ(receipts.items[0].receipt().client_msg_id(), "a1");
+  EXPECT_EQ(receipts.items[1].receipt().client_msg_id(), "a2");
+  EXPECT_EQ(receipts.items[2].receipt().client_msg_id(), "a3");
+}
+
 TEST_F(StoreTest, AckBeyondLastSeqIsClampedToIt) {
   Connect("bob");
   SendText("alice", "bob", "m1");
