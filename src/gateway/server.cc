@@ -326,7 +326,11 @@ class WsConnection final : public ConnectionBase,
 
   void OnFirstByte(error_code ec, std::size_t bytes) {
     if (ec) return Fail(ec, "read");
-    if (finished_) return;
+    // Once a close is under way Beast's close reads on its own, to the peer's close frame;
+    // reading the rest of a message then would trip over the half-read frame.
+    if (finished_ || close_requested_) return;
+    // Nothing of the message yet (an empty frame that is not its last): wait again.
+    if (bytes == 0 && !ws_.is_message_done()) return DoRead();
 
     if (bytes == 1) {
       read_buffer_.commit(
@@ -339,7 +343,7 @@ class WsConnection final : public ConnectionBase,
 
   void OnRead(error_code ec, std::size_t /*bytes*/) {
     if (ec) return Fail(ec, "read");
-    if (finished_) return;
+    if (finished_ || close_requested_) return;
 
     const WireFormat format = ws_.got_text() ? WireFormat::kJson : WireFormat::kBinary;
     const auto data = read_buffer_.cdata();
@@ -354,7 +358,7 @@ class WsConnection final : public ConnectionBase,
     read_buffer_.consume(read_buffer_.size());
     read_buffer_.shrink_to_fit();
 
-    if (finished_) return;
+    if (finished_ || close_requested_) return;
     if (session_->wants_frames()) {
       DoRead();
     } else {

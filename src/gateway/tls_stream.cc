@@ -124,13 +124,14 @@ TlsStream::~TlsStream() = default;
 TlsStream::TlsStream(TlsStream&&) noexcept = default;
 
 void TlsStream::ShutdownNow() {
-  if (!ssl_ || !SSL_is_init_finished(ssl_.get())) return;
+  if (!ssl_ || !socket_.is_open() || !SSL_is_init_finished(ssl_.get())) return;
   ERR_clear_error();
   SSL_shutdown(ssl_.get());
   ERR_clear_error();
 }
 
 TlsStream::Step TlsStream::Handshake() {
+  if (!socket_.is_open()) return Closed();
   ERR_clear_error();
   const int result = SSL_do_handshake(ssl_.get());
   if (result == 1) return {};
@@ -138,6 +139,7 @@ TlsStream::Step TlsStream::Handshake() {
 }
 
 TlsStream::Step TlsStream::Read(void* data, std::size_t size) {
+  if (!socket_.is_open()) return Closed();
   if (size == 0) return {};
   ERR_clear_error();
   std::size_t bytes = 0;
@@ -153,12 +155,19 @@ TlsStream::Step TlsStream::Read(void* data, std::size_t size) {
 }
 
 TlsStream::Step TlsStream::Write(const void* data, std::size_t size) {
+  if (!socket_.is_open()) return Closed();
   if (size == 0) return {};
   ERR_clear_error();
   std::size_t bytes = 0;
   const int result = SSL_write_ex(ssl_.get(), data, size, &bytes);
   if (result == 1) return {Want::kNothing, bytes, {}};
   return Classify(result);
+}
+
+TlsStream::Step TlsStream::Closed() {
+  // The BIO knows only the descriptor's number, which a new connection may have been given
+  // since: nothing may reach OpenSSL once the socket is closed.
+  return {Want::kNothing, 0, asio::error::bad_descriptor};
 }
 
 TlsStream::Step TlsStream::Classify(int result) {

@@ -80,6 +80,7 @@ class TlsStream {
   Step Read(void* data, std::size_t size);
   Step Write(const void* data, std::size_t size);
   Step Classify(int result);
+  Step Closed();
 
   // The most Write() sends in one call: a TLS record's payload.
   static constexpr std::size_t kMaxRecordBytes = 16 * 1024;

@@ -173,8 +173,16 @@ class StoreTest : public ::testing::Test {
     });
   }
 
-  Status AckUpTo(const std::string& user, std::uint64_t seq) {
-    return Await<Status>([&](auto done) { store_->Ack(user, seq, std::move(done)); });
+  Status AckUpTo(const std::string& user, std::uint64_t seq, std::vector<PushedItem> pushed = {}) {
+    return Await<Status>(
+        [&](auto done) { store_->Ack(user, seq, std::move(pushed), std::move(done)); });
+  }
+
+  // The client_msg_id of each receipt in `page`, in order.
+  static std::vector<std::string> ReceiptIds(const MailboxPage& page) {
+    std::vector<std::string> ids;
+    for (const v1::Item& item : page.items) ids.push_back(item.receipt().client_msg_id());
+    return ids;
   }
 
   MarkReadOutcome MarkReadIds(const std::string& reader, const std::string& peer,
@@ -384,23 +392,12 @@ TEST_F(StoreTest, AckWithEveryPushedItemMakesReceiptsFromThem) {
   SendText("alice", "bob", "a1");
   SendText("alice", "bob", "a2");
 
-  std::vector<PushedItem> pushed(2);
-  for (std::uint64_t seq = 1; seq <= 2; ++seq) {
-    PushedItem& item = pushed[seq - 1];
-    item.seq = seq;
-    item.is_message = true;
-    item.sender = "alice";
-    item.client_msg_id = "told-" + std::to_string(seq);
-    item.sent_at_ms = clock_.NowMs();
-  }
-  ASSERT_TRUE(
-      Await<Status>([&](auto done) { store_->Ack("bob", 2, pushed, std::move(done)); }).ok());
+  const std::vector<PushedItem> pushed = {{1, true, "alice", "told-1", clock_.NowMs()},
+                                          {2, true, "alice", "told-2", clock_.NowMs()}};
+  ASSERT_TRUE(AckUpTo("bob", 2, pushed).ok());
 
   EXPECT_TRUE(Read("bob").items.empty());
-  const MailboxPage receipts = Read("alice");
-  ASSERT_EQ(receipts.items.size(), 2u);
-  EXPECT_EQ(receipts.items[0].receipt().client_msg_id(), "told-1");
-  EXPECT_EQ(receipts.items[1].receipt().client_msg_id(), "told-2");
+  EXPECT_EQ(ReceiptIds(Read("alice")), (std::vector<std::string>{"told-1", "told-2"}));
 }
 
 // A record with a gap cannot vouch for the range: the mailbox is read, as without one.
@@ -411,18 +408,12 @@ TEST_F(StoreTest, AckWithAGapInThePushedItemsReadsTheMailbox) {
   SendText("alice", "bob", "a2");
   SendText("alice", "bob", "a3");
 
-  std::vector<PushedItem> pushed(2);
-  pushed[0] = {1, true, "alice", "told-1", clock_.NowMs()};
-  pushed[1] = {3, true, "alice", "told-3", clock_.NowMs()};
-  ASSERT_TRUE(
-      Await<Status>([&](auto done) { store_->Ack("bob", 3, pushed, std::move(done)); }).ok());
+  const std::vector<PushedItem> pushed = {{1, true, "alice", "told-1", clock_.NowMs()},
+                                          {3, true, "alice", "told-3", clock_.NowMs()}};
+  ASSERT_TRUE(AckUpTo("bob", 3, pushed).ok());
 
   EXPECT_TRUE(Read("bob").items.empty());
-  const MailboxPage receipts = Read("alice");
-  ASSERT_EQ(receipts.items.size(), 3u);
-  EXPECT_EQ(receipts.items[0].receipt().client_msg_id(), "a1");
-  EXPECT_EQ(receipts.items[1].receipt().client_msg_id(), "a2");
-  EXPECT_EQ(receipts.items[2].receipt().client_msg_id(), "a3");
+  EXPECT_EQ(ReceiptIds(Read("alice")), (std::vector<std::string>{"a1", "a2", "a3"}));
 }
 
 TEST_F(StoreTest, AckBeyondLastSeqIsClampedToIt) {
