@@ -89,8 +89,9 @@ class TlsStream {
   static boost::asio::mutable_buffer Scratch();
 
   // Runs `attempt` (Step()) until it no longer waits for the socket, then completes with
-  // its error and byte count. A result ready at once is posted, never given inline.
-  template <class Attempt>
+  // its error, and its byte count when kWithBytes. A result ready at once is posted, never
+  // given inline.
+  template <class Attempt, bool kWithBytes>
   class Operation;
 
   next_layer_type socket_;
@@ -100,7 +101,7 @@ class TlsStream {
   std::unique_ptr<ssl_st, SslFree> ssl_;
 };
 
-template <class Attempt>
+template <class Attempt, bool kWithBytes>
 class TlsStream::Operation {
  public:
   Operation(TlsStream& stream, Attempt attempt) : stream_(stream), attempt_(std::move(attempt)) {}
@@ -108,8 +109,8 @@ class TlsStream::Operation {
   template <class Self>
   void operator()(Self& self, boost::system::error_code wait_error = {}) {
     using Socket = next_layer_type;
-    if (state_ == State::kPosted) return self.complete(step_.ec, step_.bytes);
-    if (wait_error) return self.complete(wait_error, 0);
+    if (state_ == State::kPosted) return Complete(self, step_.ec, step_.bytes);
+    if (wait_error) return Complete(self, wait_error, 0);
 
     step_ = attempt_();
     const bool first = state_ == State::kFirst;
@@ -122,12 +123,21 @@ class TlsStream::Operation {
       case Want::kNothing:
         break;
     }
-    if (!first) return self.complete(step_.ec, step_.bytes);
+    if (!first) return Complete(self, step_.ec, step_.bytes);
     state_ = State::kPosted;
     boost::asio::post(stream_.get_executor(), std::move(self));
   }
 
  private:
+  template <class Self>
+  static void Complete(Self& self, boost::system::error_code ec, std::size_t bytes) {
+    if constexpr (kWithBytes) {
+      self.complete(ec, bytes);
+    } else {
+      self.complete(ec);
+    }
+  }
+
   enum class State { kFirst, kWaited, kPosted };
 
   TlsStream& stream_;
@@ -136,17 +146,12 @@ class TlsStream::Operation {
   State state_ = State::kFirst;
 };
 
+// Asio's async_compose takes the handler by reference and moves it into the operation.
 template <class Handler>
 auto TlsStream::async_handshake(Handler&& handler) {
   auto attempt = [this] { return Handshake(); };
-  // The byte count is dropped for the handler: a handshake moves none of the caller's bytes.
-  auto drop_bytes = [handler = std::forward<Handler>(handler)](boost::system::error_code ec,
-                                                               std::size_t) mutable {
-    std::move(handler)(ec);
-  };
-  return boost::asio::async_compose<decltype(drop_bytes),
-                                    void(boost::system::error_code, std::size_t)>(
-      Operation<decltype(attempt)>(*this, attempt), drop_bytes, socket_);
+  return boost::asio::async_compose<Handler, void(boost::system::error_code)>(
+      Operation<decltype(attempt), false>(*this, attempt), handler, socket_);
 }
 
 template <class MutableBuffers, class Handler>
@@ -160,7 +165,7 @@ auto TlsStream::async_read_some(const MutableBuffers& buffers, Handler&& handler
   }
   auto attempt = [this, target] { return Read(target.data(), target.size()); };
   return boost::asio::async_compose<Handler, void(boost::system::error_code, std::size_t)>(
-      Operation<decltype(attempt)>(*this, attempt), handler, socket_);
+      Operation<decltype(attempt), true>(*this, attempt), handler, socket_);
 }
 
 template <class ConstBuffers, class Handler>
@@ -174,7 +179,7 @@ auto TlsStream::async_write_some(const ConstBuffers& buffers, Handler&& handler)
     return Write(scratch.data(), size);
   };
   return boost::asio::async_compose<Handler, void(boost::system::error_code, std::size_t)>(
-      Operation<decltype(attempt)>(*this, attempt), handler, socket_);
+      Operation<decltype(attempt), true>(*this, attempt), handler, socket_);
 }
 
 // Beast's WebSocket close ends with a teardown of the layer below, found by ADL: close_notify,
