@@ -9,6 +9,8 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "parley/common/thread_name.h"
+
 namespace parley::admin {
 
 namespace {
@@ -109,7 +111,10 @@ class AdminServer::Impl {
 
   void Start() {
     DoAccept();
-    thread_ = std::thread([this] { context_.run(); });
+    thread_ = std::thread([this] {
+      NameThisThread("parley-admin");
+      context_.run();
+    });
   }
 
   void Stop() {

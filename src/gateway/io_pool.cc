@@ -1,5 +1,9 @@
 #include "parley/gateway/io_pool.h"
 
+#include <string>
+
+#include "parley/common/thread_name.h"
+
 namespace parley::gateway {
 
 IoPool::IoPool(std::size_t threads) {
@@ -14,7 +18,10 @@ IoPool::~IoPool() { Stop(); }
 
 void IoPool::Run() {
   for (auto& context : contexts_) {
-    threads_.emplace_back([&context] { context->run(); });
+    threads_.emplace_back([&context, i = threads_.size()] {
+      NameThisThread("parley-io-" + std::to_string(i));
+      context->run();
+    });
   }
 }
 

@@ -1,5 +1,3 @@
-#pragma once
-
 // A server-side TLS stream that holds no buffers of its own while a connection is idle.
 //
 // asio::ssl::stream runs OpenSSL over a pair of memory BIOs and keeps about 34 KiB of fixed
@@ -7,13 +5,17 @@
 // an idle plain connection. TlsStream lets OpenSSL read and write the socket itself, through a
 // small BIO over the descriptor; when OpenSSL needs more bytes, or room to write, the stream
 // waits for the socket to turn readable or writable through the reactor, which takes no
-// buffer either. With SSL_MODE_RELEASE_BUFFERS on the context OpenSSL frees its record
-// buffers whenever they are empty, so an idle connection keeps only its SSL object.
+// buffer either. OpenSSL's record buffers are released whenever they are empty
+// (SSL_MODE_RELEASE_BUFFERS, and its read buffer after every read that found nothing), so an
+// idle connection keeps only its SSL object.
 //
 // It models Asio's AsyncStream and works below beast::websocket::stream and beast::http.
 //
 // REQUIRES: the socket's io_context is run by one thread. A wait is then always queued before
 // the reactor next looks for events, so an edge that came after OpenSSL's failed read is seen.
+
+#ifndef PARLEY_GATEWAY_TLS_STREAM_H_
+#define PARLEY_GATEWAY_TLS_STREAM_H_
 
 #include <cstddef>
 #include <memory>
@@ -194,3 +196,5 @@ void async_teardown(boost::beast::role_type role, TlsStream& stream, Handler&& h
 void teardown(boost::beast::role_type role, TlsStream& stream, boost::system::error_code& ec);
 
 }  // namespace parley::gateway
+
+#endif  // PARLEY_GATEWAY_TLS_STREAM_H_

@@ -4,6 +4,8 @@
 #include <iterator>
 #include <utility>
 
+#include "parley/common/thread_name.h"
+
 namespace parley::storage {
 
 CommitQueue::CommitQueue(std::size_t max_batch_ops, CommitFn commit)
@@ -33,6 +35,7 @@ void CommitQueue::Stop() {
 }
 
 void CommitQueue::Run() {
+  NameThisThread("parley-writer");
   for (;;) {
     std::vector<WriteOp> batch = TakeBatch();
     if (batch.empty()) return;

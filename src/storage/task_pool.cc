@@ -2,11 +2,18 @@
 
 #include <utility>
 
+#include "parley/common/thread_name.h"
+
 namespace parley::storage {
 
 TaskPool::TaskPool(int threads) {
   threads_.reserve(static_cast<std::size_t>(threads));
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      NameThisThread("parley-reader");
+      Run();
+    });
+  }
 }
 
 TaskPool::~TaskPool() { Stop(); }
