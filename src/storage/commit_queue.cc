@@ -8,8 +8,12 @@
 
 namespace parley::storage {
 
-CommitQueue::CommitQueue(std::size_t max_batch_ops, CommitFn commit)
-    : max_batch_ops_(max_batch_ops), commit_(std::move(commit)), writer_([this] { Run(); }) {}
+CommitQueue::CommitQueue(std::size_t max_batch_ops, std::chrono::microseconds window,
+                         CommitFn commit)
+    : max_batch_ops_(max_batch_ops),
+      window_(window),
+      commit_(std::move(commit)),
+      writer_([this] { Run(); }) {}
 
 CommitQueue::~CommitQueue() { Stop(); }
 
@@ -18,7 +22,8 @@ void CommitQueue::Push(WriteOp op) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(op));
-      ready_.notify_one();
+      // The writer waits for the first op, or for a full batch; any other wake-up is wasted.
+      if (queue_.size() == 1 || queue_.size() >= max_batch_ops_) ready_.notify_one();
       return;
     }
   }
@@ -45,7 +50,12 @@ void CommitQueue::Run() {
 
 std::vector<WriteOp> CommitQueue::TakeBatch() {
   std::unique_lock<std::mutex> lock(mu_);
+  if (queue_.empty()) quiet_ = true;
   ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  if (quiet_ && window_.count() > 0) {
+    ready_.wait_for(lock, window_, [this] { return stopping_ || queue_.size() >= max_batch_ops_; });
+  }
+  quiet_ = false;
 
   const std::size_t count = std::min(queue_.size(), max_batch_ops_);
   std::vector<WriteOp> batch;

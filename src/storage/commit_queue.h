@@ -3,6 +3,7 @@
 #ifndef PARLEY_STORAGE_COMMIT_QUEUE_H_
 #define PARLEY_STORAGE_COMMIT_QUEUE_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -18,15 +19,19 @@ namespace parley::storage {
 // Callers push operations from any thread; one writer thread takes everything queued (up to
 // max_batch_ops) at once and hands it to `commit`, which writes it as one batch. While the
 // writer is busy with a batch the next one accumulates, so the batch size adapts to the load
-// by itself: one op per batch when idle, up to max_batch_ops under pressure. There is no
-// timer and no busy wait: the writer sleeps on a condition variable when the queue is empty.
+// by itself, up to max_batch_ops under pressure.
+//
+// Under a light load that alone gives one op per batch, and the sync of each batch, not the
+// work in it, becomes the writer's main cost. So the first op after a quiet spell waits up to
+// `window` for others to join it (or until max_batch_ops are queued); a writer that is busy
+// never waits. There is no busy wait: the writer sleeps on a condition variable.
 class CommitQueue {
  public:
   // Receives each batch on the writer thread. It must complete every op it is given.
   using CommitFn = std::function<void(std::vector<WriteOp>& ops)>;
 
-  // Starts the writer thread. REQUIRES: max_batch_ops >= 1.
-  CommitQueue(std::size_t max_batch_ops, CommitFn commit);
+  // Starts the writer thread. REQUIRES: max_batch_ops >= 1. A zero window never waits.
+  CommitQueue(std::size_t max_batch_ops, std::chrono::microseconds window, CommitFn commit);
 
   CommitQueue(const CommitQueue&) = delete;
   CommitQueue& operator=(const CommitQueue&) = delete;
@@ -49,12 +54,16 @@ class CommitQueue {
   std::vector<WriteOp> TakeBatch();
 
   const std::size_t max_batch_ops_;
+  const std::chrono::microseconds window_;
   const CommitFn commit_;
 
   std::mutex mu_;
   std::condition_variable ready_;
   std::deque<WriteOp> queue_;  // Guarded by mu_.
   bool stopping_ = false;      // Guarded by mu_.
+  // The writer found the queue empty after its last batch (or has not taken one yet): the
+  // next op opens a window. Guarded by mu_.
+  bool quiet_ = true;
 
   std::thread writer_;  // Last: started once everything above is built.
 };

@@ -31,7 +31,8 @@ RocksStore::RocksStore(const StoreOptions& options, const Clock* clock,
     : clock_(clock),
       database_(std::move(database)),
       writer_(database_.get(), options, clock, std::move(sink), &stats_),
-      queue_(options.max_batch_ops, [this](std::vector<WriteOp>& ops) { writer_.Commit(ops); }),
+      queue_(options.max_batch_ops, options.commit_window,
+             [this](std::vector<WriteOp>& ops) { writer_.Commit(ops); }),
       readers_(options.reader_threads) {}
 
 RocksStore::~RocksStore() {

@@ -12,6 +12,9 @@ Status Validate(const StoreOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("storage path is empty");
   if (options.max_batch_ops < 1) return Status::InvalidArgument("max_batch_ops must be >= 1");
   if (options.reader_threads < 1) return Status::InvalidArgument("reader_threads must be >= 1");
+  if (options.commit_window.count() < 0) {
+    return Status::InvalidArgument("commit_window must not be negative");
+  }
   return Status::Ok();
 }
 
