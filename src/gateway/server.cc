@@ -394,7 +394,8 @@ class WsConnection final : public ConnectionBase,
   }
 
   void DoWrite() {
-    if (!writing_) worker_.writing.emplace(this, this->weak_from_this());
+    // In the thread's table of writers from the first frame of a burst to the last.
+    if (queue_head_ == 0) worker_.writing.emplace(this, this->weak_from_this());
     write_started = Clock::now();
     writing_ = true;
     const Outgoing& next = queue_[queue_head_];
@@ -405,13 +406,13 @@ class WsConnection final : public ConnectionBase,
 
   void OnWrite(error_code ec, std::size_t) {
     writing_ = false;
-    worker_.writing.erase(this);
-    if (ec) return Fail(ec, "write");
+    if (ec) return Fail(ec, "write");  // Finish() leaves the table of writers.
     if (finished_) return;
     queued_bytes_ -= queue_[queue_head_].payload.size();
     if (++queue_head_ < queue_.size()) return DoWrite();
 
     // Drained: out goes what the cork held back, and an idle connection keeps no queue memory.
+    worker_.writing.erase(this);
     Cork(false);
     queue_ = {};
     queue_head_ = 0;
