@@ -61,6 +61,11 @@ constexpr std::size_t kMaxQueuedBytes = 4 * 1024 * 1024;
 // memory; 64 KiB still holds a whole delivery window of ordinary messages.
 constexpr int kSocketSendBufferBytes = 64 * 1024;
 
+// The accept queue asked for. The kernel caps it at net.core.somaxconn, so the operator's
+// sysctl decides; a host with a million clients needs a deep queue for the reconnect burst
+// after a restart.
+constexpr int kListenBacklog = 65535;
+
 // Granularity of the per-thread deadline queue.
 constexpr auto kDeadlineTick = std::chrono::milliseconds(250);
 
@@ -616,7 +621,7 @@ class Server::Impl {
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) acceptor_.listen(kListenBacklog, ec);
     if (ec) {
       throw std::runtime_error("listen: cannot listen on " + listen.address + ":" +
                                std::to_string(listen.port) + ": " + ec.message());
