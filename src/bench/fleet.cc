@@ -201,15 +201,28 @@ bool Fleet::WaitFor(const std::function<bool()>& done, double seconds) {
   return true;
 }
 
+bool Fleet::WaitUntilSettled(double seconds) {
+  const Progress& p = progress_;
+  return WaitFor(
+      [&] {
+        return p.send_acks + p.send_errors >= p.sends && p.delivered >= p.send_acks &&
+               p.receipts >= p.delivered;
+      },
+      seconds);
+}
+
 // --- UserObserver ---------------------------------------------------------------------------
 
+void Fleet::EndDial(User& u) {
+  if (!dialling_[u.index()]) return;
+  dialling_[u.index()] = 0;
+  Thread& thread = *threads_[u.thread()];
+  --thread.dialling;
+  DialMore(thread);
+}
+
 void Fleet::OnCaughtUp(User& u) {
-  if (dialling_[u.index()]) {
-    dialling_[u.index()] = 0;
-    Thread& thread = *threads_[u.thread()];
-    --thread.dialling;
-    DialMore(thread);
-  }
+  EndDial(u);
   if (observer_) observer_->OnCaughtUp(u);
 }
 
@@ -218,12 +231,7 @@ void Fleet::OnSendDone(User& u) {
 }
 
 void Fleet::OnEnded(User& u, std::string_view error) {
-  if (dialling_[u.index()]) {
-    dialling_[u.index()] = 0;
-    Thread& thread = *threads_[u.thread()];
-    --thread.dialling;
-    DialMore(thread);
-  }
+  EndDial(u);
   if (observer_) observer_->OnEnded(u, error);
 }
 

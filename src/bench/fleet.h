@@ -82,6 +82,10 @@ class Fleet final : public UserObserver {
   // Polls `done` every 5 ms until it holds (true) or `seconds` have passed (false).
   static bool WaitFor(const std::function<bool()>& done, double seconds);
 
+  // Waits until every send is answered, every accepted message delivered and every delivery
+  // receipted, for at most `seconds`. True when all of it came.
+  bool WaitUntilSettled(double seconds);
+
   // Stops the network, then checks every pair for lost and duplicated messages and returns
   // the worker's result: merged tallies, the check, and `extra`.
   nlohmann::json Finish(nlohmann::json extra);
@@ -100,6 +104,8 @@ class Fleet final : public UserObserver {
   };
 
   void DialMore(Thread& thread);
+  // `u`'s dial has come to an end, caught up or not: her place goes to the next one waiting.
+  void EndDial(User& u);
   std::string SourceAddressOf(std::uint32_t user) const;
 
   const BenchOptions& options_;

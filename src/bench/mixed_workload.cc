@@ -197,16 +197,10 @@ class MixedWorkload final : public Workload, public UserObserver {
 
   // After the run: everyone back, every send answered, delivered and receipted.
   void Settle() {
-    const Progress& p = fleet_->progress();
     Fleet::WaitFor(
         [&] { return fleet_->Count([](const User& user) { return user.caught_up(); }) == users_; },
         options_.drain_timeout_s);
-    Fleet::WaitFor(
-        [&] {
-          return p.send_acks + p.send_errors >= p.sends && p.delivered >= p.send_acks &&
-                 p.receipts >= p.delivered;
-        },
-        options_.drain_timeout_s);
+    fleet_->WaitUntilSettled(options_.drain_timeout_s);
   }
 
   const BenchOptions& options_;

@@ -181,15 +181,7 @@ class OnlineWorkload final : public Workload, public UserObserver {
 
   // Waits until every send is answered, every accepted message delivered and every
   // delivery receipted.
-  void Drain() {
-    const Progress& p = fleet_->progress();
-    Fleet::WaitFor(
-        [&] {
-          return p.send_acks + p.send_errors >= p.sends && p.delivered >= p.send_acks &&
-                 p.receipts >= p.delivered;
-        },
-        options_.drain_timeout_s);
-  }
+  void Drain() { fleet_->WaitUntilSettled(options_.drain_timeout_s); }
 
   const BenchOptions& options_;
 

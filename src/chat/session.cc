@@ -240,15 +240,8 @@ void Session::HandleAck(const v1::Ack& ack) {
   context_.metrics->items_acked.Add(seq - acked_seq_);
   acked_seq_ = seq;
 
-  const auto unacked =
-      std::find_if(pushed_.begin(), pushed_.end(),
-                   [seq](const storage::PushedItem& item) { return item.seq > seq; });
-  std::vector<storage::PushedItem> acked(std::make_move_iterator(pushed_.begin()),
-                                         std::make_move_iterator(unacked));
-  pushed_.erase(pushed_.begin(), unacked);
-  if (pushed_.empty()) pushed_ = {};  // An idle session keeps no memory for it.
   context_.store->Ack(
-      user_, seq, std::move(acked), [user = user_, id = connection_id_](Status status) {
+      user_, seq, TakePushedUpTo(seq), [user = user_, id = connection_id_](Status status) {
         if (!status.ok()) {
           // The items stay in the mailbox and come again on the next connect: the client
           // drops them by seq.
@@ -256,6 +249,27 @@ void Session::HandleAck(const v1::Ack& ack) {
         }
       });
   Pump();
+}
+
+std::vector<storage::PushedItem> Session::TakePushedUpTo(std::uint64_t seq) {
+  const auto first = pushed_.begin() + static_cast<std::ptrdiff_t>(pushed_head_);
+  const auto unacked = std::find_if(
+      first, pushed_.end(), [seq](const storage::PushedItem& item) { return item.seq > seq; });
+  std::vector<storage::PushedItem> taken(std::make_move_iterator(first),
+                                         std::make_move_iterator(unacked));
+  pushed_head_ = static_cast<std::size_t>(unacked - pushed_.begin());
+
+  if (pushed_head_ == pushed_.size()) {
+    // All acknowledged: an idle session keeps no memory for it.
+    pushed_ = {};
+    pushed_head_ = 0;
+  } else if (pushed_head_ >= pushed_.size() / 2) {
+    // Dropping the taken front only once it is half the vector keeps an ack's cost in
+    // proportion to what it acknowledges, not to the window.
+    pushed_.erase(pushed_.begin(), pushed_.begin() + static_cast<std::ptrdiff_t>(pushed_head_));
+    pushed_head_ = 0;
+  }
+  return taken;
 }
 
 void Session::HandleMarkRead(const v1::ClientFrame& frame, WireFormat format) {

@@ -250,7 +250,7 @@ void BatchWriter::AddToHistory(const std::string& owner, const UserState& state,
 }
 
 Status BatchWriter::AckUpTo(const std::string& user, UserState* state, std::uint64_t seq,
-                            Batch& batch, const std::vector<PushedItem>* pushed) {
+                            Batch& batch, std::vector<PushedItem>* pushed) {
   if (!state->exists) return Status::Ok();  // Nothing was ever sent to her.
   const std::uint64_t up_to = std::min(seq, state->committed_last_seq);
   const std::uint64_t after = state->record.acked_seq();
@@ -322,7 +322,7 @@ Result<std::vector<BatchWriter::AckedItem>> BatchWriter::CollectAcked(const std:
 }
 
 std::optional<std::vector<BatchWriter::AckedItem>> BatchWriter::AckedFromPushed(
-    const std::string& user, const std::vector<PushedItem>& pushed, std::uint64_t after,
+    const std::string& user, std::vector<PushedItem>& pushed, std::uint64_t after,
     std::uint64_t up_to, std::int64_t now_ms) const {
   auto first = std::find_if(pushed.begin(), pushed.end(),
                             [after](const PushedItem& item) { return item.seq > after; });
@@ -338,8 +338,8 @@ std::optional<std::vector<BatchWriter::AckedItem>> BatchWriter::AckedFromPushed(
     item.is_message = it->is_message;
     if (it->is_message) {
       item.expired = IsExpired(ExpiryAfter(it->sent_at_ms, undelivered_ttl_ms_), now_ms);
-      item.sender = it->sender;
-      item.client_msg_id = it->client_msg_id;
+      item.sender = std::move(it->sender);
+      item.client_msg_id = std::move(it->client_msg_id);
     }
     acked.push_back(std::move(item));
   }

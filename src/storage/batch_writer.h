@@ -59,18 +59,18 @@ class BatchWriter {
                     const v1::Message& message, Batch& batch);
 
   // Acks `user`'s items up to `seq`, clamped to what was committed before this batch.
-  // `pushed` (may be null) is what the session knows of them; see Store::Ack.
+  // `pushed` (may be null) is what the session knows of them; see Store::Ack. It is consumed.
   Status AckUpTo(const std::string& user, UserState* state, std::uint64_t seq, Batch& batch,
-                 const std::vector<PushedItem>* pushed = nullptr);
+                 std::vector<PushedItem>* pushed = nullptr);
 
   // Reads `user`'s items with seq in (after, up_to].
   Result<std::vector<AckedItem>> CollectAcked(const std::string& user, std::uint64_t after,
                                               std::uint64_t up_to, std::int64_t now_ms) const;
 
   // The same items from what the session pushed, or nullopt unless `pushed` names every seq
-  // in (after, up_to].
+  // in (after, up_to]. Moves the names out of `pushed`, also when it gives up.
   std::optional<std::vector<AckedItem>> AckedFromPushed(const std::string& user,
-                                                        const std::vector<PushedItem>& pushed,
+                                                        std::vector<PushedItem>& pushed,
                                                         std::uint64_t after, std::uint64_t up_to,
                                                         std::int64_t now_ms) const;
 

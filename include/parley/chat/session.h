@@ -123,6 +123,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void HandleConnect(const v1::ClientFrame& frame, WireFormat format);
   void HandleSend(const v1::ClientFrame& frame, WireFormat format);
   void HandleAck(const v1::Ack& ack);
+  // Removes and returns the pushed items with seq up to `seq`, for the store's Ack.
+  std::vector<storage::PushedItem> TakePushedUpTo(std::uint64_t seq);
   void HandleMarkRead(const v1::ClientFrame& frame, WireFormat format);
   void HandleTyping(const v1::TypingNotice& typing);
   void HandleSetRetention(const v1::ClientFrame& frame, WireFormat format);
@@ -180,7 +182,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t sent_seq_ = 0;   // Highest seq pushed to the client.
   // The items pushed and not yet acknowledged, in seq order (at most a window of them): an ack
   // hands them to the store, which then makes the receipts without reading the mailbox.
-  std::vector<storage::PushedItem> pushed_;
+  std::vector<storage::PushedItem> pushed_;  // Entries from pushed_head_ on are unacknowledged.
+  std::size_t pushed_head_ = 0;
   std::uint64_t highest_offered_ = 0;  // Highest seq the Router offered.
   bool caught_up_ = false;             // Backlog drained; live items go out from memory.
   bool caught_up_sent_ = false;
