@@ -26,6 +26,7 @@
 #include "parley/gateway/codec.h"
 #include "parley/gateway/io_pool.h"
 
+#include "burst_socket.h"
 #include "tls_stream.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -235,7 +236,7 @@ class WsConnection final : public ConnectionBase,
   }
 
  private:
-  static constexpr bool kTls = !std::is_same_v<NextLayer, Socket>;
+  static constexpr bool kTls = std::is_same_v<NextLayer, TlsStream>;
 
   struct Outgoing {
     std::string payload;
@@ -376,15 +377,17 @@ class WsConnection final : public ConnectionBase,
   // Frames tend to come in bursts: one storage batch completes many sends and commits many
   // items at once, each reaching the connection as a handler of its own. The first frame of a
   // burst therefore starts the writing one handler later, when the rest has been queued; a
-  // burst of several then goes out corked, in as few segments as fit, rather than as one
-  // segment (and, on loopback, one pass through the receiver's stack) per frame.
+  // burst of several then goes out in as few segments as fit, rather than as one segment
+  // (and, on loopback, one pass through the receiver's stack) per frame. Over plain TCP the
+  // BurstSocket holds every frame but the last and sends them in one call; TLS records go
+  // out one call each, so the socket is corked for the burst instead.
 
   void ScheduleWrite() {
     write_scheduled_ = true;
     asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
       self->write_scheduled_ = false;
       if (self->writing_ || self->finished_ || self->queue_head_ == self->queue_.size()) return;
-      if (self->queue_.size() - self->queue_head_ > 1) self->Cork(true);
+      if (kTls && self->queue_.size() - self->queue_head_ > 1) self->Cork(true);
       self->DoWrite();
     });
   }
@@ -404,6 +407,7 @@ class WsConnection final : public ConnectionBase,
     write_started = Clock::now();
     writing_ = true;
     const Outgoing& next = queue_[queue_head_];
+    if constexpr (!kTls) ws_.next_layer().HoldWrites(queue_head_ + 1 < queue_.size());
     ws_.text(next.text);
     ws_.async_write(asio::buffer(next.payload),
                     beast::bind_front_handler(&WsConnection::OnWrite, this->shared_from_this()));
@@ -458,6 +462,7 @@ class WsConnection final : public ConnectionBase,
     finished_ = true;
     if (session_) session_->OnConnectionClosed();
 
+    if constexpr (!kTls) ws_.next_layer().SendHeldNow();
     error_code ignored;
     beast::get_lowest_layer(ws_).shutdown(Socket::shutdown_both, ignored);
     beast::get_lowest_layer(ws_).close(ignored);
@@ -501,7 +506,7 @@ class WsConnection final : public ConnectionBase,
   bool finished_ = false;
 };
 
-using PlainConnection = WsConnection<Socket>;
+using PlainConnection = WsConnection<BurstSocket>;
 using TlsConnection = WsConnection<TlsStream>;
 
 std::shared_ptr<ssl::context> MakeTlsContext(const config::TlsConfig& tls) {
@@ -678,8 +683,8 @@ class Server::Impl {
       worker.connections.insert(base);
       connection->Start();
     } else {
-      auto connection =
-          std::make_shared<PlainConnection>(shared_, worker, nullptr, std::move(socket));
+      auto connection = std::make_shared<PlainConnection>(shared_, worker, nullptr,
+                                                          BurstSocket(std::move(socket)));
       base = connection;
       worker.connections.insert(base);
       connection->Start();

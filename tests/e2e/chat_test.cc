@@ -1,6 +1,9 @@
 // Chat through a real parleyd: delivery, receipts, dedup, redelivery, sessions, typing.
 // Every test runs once with JSON text frames and once with protobuf binary frames.
 
+#include <optional>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "server_process.h"
@@ -283,44 +286,82 @@ TEST(TlsChatTest, MessagesFlowOverWss) {
   EXPECT_EQ(item->item().message().text(), "over TLS");
 }
 
-// A backlog of long messages goes out over wss a whole window at a time, more than the socket
-// takes at once; every item arrives intact and in order, and SIGTERM still closes with 1001.
-TEST(TlsChatTest, ABacklogOfLongMessagesDrainsInOrderOverWss) {
-  ServerOptions options;
-  options.tls = true;
-  options.limits_yaml = "  send_rate_per_s: 10000\n  frames_per_s: 10000\n";
-  ServerProcess server(options);
-  server.Start();
-  {
-    TestClient bob(server, WireFormat::kBinary);
-    ASSERT_TRUE(bob.Connect("bob")) << bob.last_error();
+// Backlogs of long messages: a whole window goes out at once, far more than one burst of
+// writes holds and more than the socket takes at once. Over ws and over wss.
+class BacklogTest : public ::testing::TestWithParam<bool> {
+ protected:
+  static constexpr int kMessages = 600;
+
+  void SetUp() override {
+    ServerOptions options;
+    options.tls = GetParam();
+    options.limits_yaml = "  send_rate_per_s: 10000\n  frames_per_s: 10000\n";
+    server_.emplace(options);
+    server_->Start();
   }
 
-  constexpr int kMessages = 600;
-  const auto text_of = [](int i) {
+  static std::string TextOf(int i) {
     std::string text = std::to_string(i) + ":";
     while (text.size() < 1900) text += "\xc3\xa9";  // 'é': two bytes, one character.
     return text;
-  };
-  TestClient alice(server, WireFormat::kJson);
-  ASSERT_TRUE(alice.Connect("alice")) << alice.last_error();
-  for (int i = 0; i < kMessages; ++i) {
-    auto ack = alice.SendText("bob", "long" + std::to_string(i), text_of(i));
-    ASSERT_TRUE(ack && ack->has_send_ack()) << i << ": " << Describe(ack);
   }
 
-  TestClient bob(server, WireFormat::kBinary);
+  // Bob exists and finds kMessages long messages from alice waiting.
+  void FillBobsMailbox() {
+    {
+      TestClient bob(*server_, WireFormat::kBinary);
+      ASSERT_TRUE(bob.Connect("bob")) << bob.last_error();
+    }
+    TestClient alice(*server_, WireFormat::kJson);
+    ASSERT_TRUE(alice.Connect("alice")) << alice.last_error();
+    for (int i = 0; i < kMessages; ++i) {
+      auto ack = alice.SendText("bob", "long" + std::to_string(i), TextOf(i));
+      ASSERT_TRUE(ack && ack->has_send_ack()) << i << ": " << Describe(ack);
+    }
+  }
+
+  std::optional<ServerProcess> server_;
+};
+
+// Every item arrives intact and in order, and SIGTERM still closes with 1001.
+TEST_P(BacklogTest, ABacklogOfLongMessagesDrainsInOrder) {
+  ASSERT_NO_FATAL_FAILURE(FillBobsMailbox());
+
+  TestClient bob(*server_, WireFormat::kBinary);
   ASSERT_TRUE(bob.Connect("bob")) << bob.last_error();
   ASSERT_TRUE(bob.CollectItems(kMessages, true, 60s)) << bob.last_error();
   for (int i = 0; i < kMessages; ++i) {
     const v1::Message& message = bob.items()[i].message();
     ASSERT_EQ(message.client_msg_id(), "long" + std::to_string(i));
-    ASSERT_EQ(message.text(), text_of(i));
+    ASSERT_EQ(message.text(), TextOf(i));
   }
 
-  EXPECT_EQ(server.Stop(), 0);
+  EXPECT_EQ(server_->Stop(), 0);
   EXPECT_EQ(bob.WaitClosed(), 1001);
 }
+
+// A frame above the size limit while the server is in the middle of writing a window: the
+// close frame the server owes still goes out after what was written before it, and nothing
+// that was not acknowledged is lost.
+TEST_P(BacklogTest, AFrameAboveTheLimitDuringABacklogStillCloses1009) {
+  ASSERT_NO_FATAL_FAILURE(FillBobsMailbox());
+  {
+    TestClient bob(*server_, WireFormat::kBinary);
+    ASSERT_TRUE(bob.Connect("bob")) << bob.last_error();
+    ASSERT_TRUE(bob.SendRaw(std::string(70 * 1024, 'x'), false));  // The limit is 64 KiB.
+    EXPECT_EQ(bob.WaitClosed(30s), 1009);
+  }
+
+  TestClient bob(*server_, WireFormat::kBinary);
+  ASSERT_TRUE(bob.Connect("bob")) << bob.last_error();
+  ASSERT_TRUE(bob.CollectItems(kMessages, true, 60s)) << bob.last_error();
+  EXPECT_EQ(bob.items().back().message().client_msg_id(), "long" + std::to_string(kMessages - 1));
+}
+
+INSTANTIATE_TEST_SUITE_P(WsAndWss, BacklogTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? std::string("Wss") : std::string("Ws");
+                         });
 
 }  // namespace
 }  // namespace parley::testing
