@@ -52,7 +52,8 @@ class BurstSocket {
   // that ends in the middle of a burst: Beast may have written a close frame of its own (a
   // frame above the size limit) while writes were held.
   void SendHeldNow() {
-    if (held_.empty() || !socket_.is_open()) return;
+    // While a flush is under way the held bytes are its own, partly sent already.
+    if (flushing_ || held_.empty() || !socket_.is_open()) return;
     // Best effort: the connection is going away either way.
     [[maybe_unused]] const auto sent =
         ::send(socket_.native_handle(), held_.data(), held_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -111,6 +112,7 @@ class BurstSocket {
     void operator()(Self& self, boost::system::error_code ec = {}, std::size_t = 0) {
       if (!started) {
         started = true;
+        stream.flushing_ = true;
         return boost::asio::async_write(
             stream.socket_,
             boost::beast::buffers_cat(boost::asio::const_buffer(boost::asio::buffer(stream.held_)),
@@ -118,6 +120,7 @@ class BurstSocket {
             std::move(self));
       }
       // An idle connection keeps no buffer.
+      stream.flushing_ = false;
       stream.held_ = std::string();
       self.complete(ec, ec ? 0 : size);
     }
@@ -126,6 +129,7 @@ class BurstSocket {
   next_layer_type socket_;
   std::string held_;
   bool hold_ = false;
+  bool flushing_ = false;
 };
 
 // Beast's WebSocket close ends with a teardown of the layer below, found by ADL.
