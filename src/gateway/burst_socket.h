@@ -30,6 +30,7 @@
 #include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "server_teardown.h"
 #include <sys/socket.h>
 
 namespace parley::gateway {
@@ -48,9 +49,8 @@ class BurstSocket {
   // Whether the writes from now on are held back for the next write that is not.
   void HoldWrites(bool hold) { hold_ = hold; }
 
-  // Sends what is held, if the socket takes it at once, without waiting. For a connection
-  // that ends in the middle of a burst: Beast may have written a close frame of its own (a
-  // frame above the size limit) while writes were held.
+  // Sends what is held, if the socket takes it at once, without waiting: for a connection
+  // dropped in the middle of a burst, which would otherwise lose the frames before the drop.
   void SendHeldNow() {
     // While a flush is under way the held bytes are its own, partly sent already.
     if (flushing_ || held_.empty() || !socket_.is_open()) return;
@@ -58,6 +58,14 @@ class BurstSocket {
     [[maybe_unused]] const auto sent =
         ::send(socket_.native_handle(), held_.data(), held_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     held_ = std::string();
+  }
+
+  // Sends what is held, then ends the connection as a server does (server_teardown.h).
+  // Handler: void(error_code).
+  template <class Handler>
+  void AsyncTeardown(Handler&& handler) {
+    boost::asio::async_compose<Handler, void(boost::system::error_code)>(Teardown{*this}, handler,
+                                                                         socket_);
   }
 
   template <class MutableBuffers, class Handler>
@@ -126,18 +134,43 @@ class BurstSocket {
     }
   };
 
+  struct Teardown {
+    BurstSocket& stream;
+    enum class Step { kFlush, kTeardown, kDone } step = Step::kFlush;
+
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code ec = {}, std::size_t = 0) {
+      switch (step) {
+        case Step::kFlush:
+          step = Step::kTeardown;
+          // Beast tears down with its write lock held, so no flush of ours is under way.
+          if (!stream.held_.empty()) {
+            return boost::asio::async_write(stream.socket_, boost::asio::buffer(stream.held_),
+                                            std::move(self));
+          }
+          [[fallthrough]];
+        case Step::kTeardown:
+          // A failed flush means the peer is gone; the teardown finds that out too.
+          stream.held_ = std::string();
+          step = Step::kDone;
+          return AsyncServerTeardown(stream.socket_, std::move(self));
+        case Step::kDone:
+          return self.complete(ec);
+      }
+    }
+  };
+
   next_layer_type socket_;
   std::string held_;
   bool hold_ = false;
   bool flushing_ = false;
 };
 
-// Beast's WebSocket close ends with a teardown of the layer below, found by ADL.
+// Beast's WebSocket close ends with a teardown of the layer below, found by ADL. What is held
+// goes out first: Beast's own close frame may be the last of it.
 template <class Handler>
-void async_teardown(boost::beast::role_type role, BurstSocket& stream, Handler&& handler) {
-  stream.SendHeldNow();
-  boost::beast::websocket::async_teardown(role, stream.next_layer(),
-                                          std::forward<Handler>(handler));
+void async_teardown(boost::beast::role_type /*server*/, BurstSocket& stream, Handler&& handler) {
+  stream.AsyncTeardown(std::forward<Handler>(handler));
 }
 
 inline void teardown(boost::beast::role_type role, BurstSocket& stream,

@@ -3,9 +3,12 @@
 
 #include "parley/gateway/server.h"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -70,6 +73,9 @@ constexpr int kListenBacklog = 65535;
 // Granularity of the per-thread deadline queue.
 constexpr auto kDeadlineTick = std::chrono::milliseconds(250);
 
+// Seconds ahead that the per-thread ring of silence checks reaches; see Worker::silence.
+constexpr std::int64_t kSilenceSlots = 64;
+
 chat::SessionLimits SessionLimitsFrom(const config::Config& config) {
   chat::SessionLimits limits;
   limits.window = config.delivery.window;
@@ -117,13 +123,22 @@ class ConnectionBase {
   // no data. Drop it; its items wait in the mailbox.
   virtual void OnWriteTimeout() = 0;
 
+  // Pings a client silent for half of limits.idle_timeout_s and drops one silent for all of
+  // it. Returns when to look again, or nothing once the connection is ending.
+  virtual std::optional<Clock::time_point> OnSilenceCheck(Clock::time_point now) = 0;
+
   // When the write under way began. Read by the thread's tick.
   Clock::time_point write_started;
 };
 
+std::int64_t SecondOf(Clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
+
 // What each network thread keeps for the connections it owns. Touched only on its thread.
 struct Worker {
-  explicit Worker(asio::io_context& io) : context(io), tick(io) {}
+  explicit Worker(asio::io_context& io)
+      : context(io), silence_second(SecondOf(Clock::now())), tick(io) {}
 
   asio::io_context& context;
   std::unordered_set<std::shared_ptr<ConnectionBase>> connections;
@@ -136,8 +151,41 @@ struct Worker {
   // data within milliseconds, so this stays small however many connections there are.
   std::unordered_map<ConnectionBase*, std::weak_ptr<ConnectionBase>> writing;
 
+  // Every open connection, in the slot of the second when its silence is next checked: a
+  // ring of one-second slots instead of a timer per connection, which would cost memory
+  // while idle and a cancel and re-arm on every frame read. A check further ahead than the
+  // ring reaches waits in its farthest slot and is put back from there.
+  std::array<std::vector<std::weak_ptr<ConnectionBase>>, kSilenceSlots> silence;
+  std::int64_t silence_second;  // The last slot looked at.
+
   asio::steady_timer tick;
 };
+
+void ScheduleSilenceCheck(Worker& worker, std::weak_ptr<ConnectionBase> connection,
+                          Clock::time_point when) {
+  // The slot after `when`'s second, so that a check never runs early, and one the ring holds.
+  const std::int64_t second = std::clamp(SecondOf(when) + 1, worker.silence_second + 1,
+                                         worker.silence_second + kSilenceSlots - 1);
+  worker.silence[second % kSilenceSlots].push_back(std::move(connection));
+}
+
+void RunSilenceChecks(Worker& worker, Clock::time_point now) {
+  const std::int64_t current = SecondOf(now);
+  // After a stall of the thread, one lap of the ring covers every slot.
+  worker.silence_second = std::max(worker.silence_second, current - kSilenceSlots);
+  while (worker.silence_second < current) {
+    ++worker.silence_second;
+    std::vector<std::weak_ptr<ConnectionBase>> due;
+    due.swap(worker.silence[worker.silence_second % kSilenceSlots]);
+    for (std::weak_ptr<ConnectionBase>& entry : due) {
+      const std::shared_ptr<ConnectionBase> connection = entry.lock();
+      if (!connection) continue;
+      if (const auto next = connection->OnSilenceCheck(now)) {
+        ScheduleSilenceCheck(worker, std::move(entry), *next);
+      }
+    }
+  }
+}
 
 struct Shared {
   // The config in force; Reload() swaps it. Each connection keeps the one it arrived under.
@@ -193,6 +241,29 @@ class WsConnection final : public ConnectionBase,
                  config_->limits.write_timeout_s);
     metrics().CountClose(admin::CloseReason::kWriteTimeout);
     Finish();
+  }
+
+  std::optional<Clock::time_point> OnSilenceCheck(Clock::time_point now) override {
+    // A close under way has Beast's close timeout.
+    if (finished_ || close_requested_) return std::nullopt;
+
+    const auto timeout = std::chrono::seconds(config_->limits.idle_timeout_s);
+    const auto silent = now - last_heard_;
+    if (silent >= timeout) {
+      spdlog::debug("[conn={}] idle timeout", id_);
+      metrics().CountClose(admin::CloseReason::kIdleTimeout);
+      Finish();
+      return std::nullopt;
+    }
+    if (silent >= timeout / 2 && !pinged_since_heard_ && !ping_in_flight_) {
+      pinged_since_heard_ = true;
+      ping_in_flight_ = true;
+      ws_.async_ping({}, [self = this->shared_from_this()](error_code) {
+        // A failed ping shows in the read under way.
+        self->ping_in_flight_ = false;
+      });
+    }
+    return last_heard_ + (pinged_since_heard_ ? timeout : timeout / 2);
   }
 
   void OnShutdown() override {
@@ -294,11 +365,13 @@ class WsConnection final : public ConnectionBase,
   void ConfigureWebSocket() {
     const auto& limits = config_->limits;
     websocket::stream_base::timeout timeouts;
+    // Beast's timer covers the upgrade and the close handshake; silence while open is the
+    // thread's ring of checks (OnSilenceCheck), which hears pongs through this callback.
     timeouts.handshake_timeout = std::chrono::seconds(limits.connect_timeout_s);
-    // Beast pings at half the idle time and closes when nothing, not even a pong, came back.
-    timeouts.idle_timeout = std::chrono::seconds(limits.idle_timeout_s);
-    timeouts.keep_alive_pings = true;
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
     ws_.set_option(timeouts);
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) { Heard(); });
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& response) { response.set(http::field::server, "parleyd"); }));
     ws_.read_message_max(limits.max_frame_bytes);
@@ -316,7 +389,16 @@ class WsConnection final : public ConnectionBase,
         shared_.chat, SessionLimitsFrom(*config_), this,
         [executor](std::function<void()> fn) { asio::post(executor, std::move(fn)); }, id_);
     spdlog::debug("[conn={}] websocket open", id_);
+    Heard();
+    ScheduleSilenceCheck(worker_, this->weak_from_this(),
+                         last_heard_ + std::chrono::seconds(config_->limits.idle_timeout_s) / 2);
     DoRead();
+  }
+
+  // Something came from the client: a frame, or part of one, or a control frame.
+  void Heard() {
+    last_heard_ = Clock::now();
+    pinged_since_heard_ = false;
   }
 
   // --- Reading frames
@@ -332,6 +414,7 @@ class WsConnection final : public ConnectionBase,
 
   void OnFirstByte(error_code ec, std::size_t bytes) {
     if (ec) return Fail(ec, "read");
+    Heard();
     // Once a close is under way Beast's close reads on its own, to the peer's close frame;
     // reading the rest of a message then would trip over the half-read frame.
     if (finished_ || close_requested_) return;
@@ -349,6 +432,7 @@ class WsConnection final : public ConnectionBase,
 
   void OnRead(error_code ec, std::size_t /*bytes*/) {
     if (ec) return Fail(ec, "read");
+    Heard();
     if (finished_ || close_requested_) return;
 
     const WireFormat format = ws_.got_text() ? WireFormat::kJson : WireFormat::kBinary;
@@ -447,9 +531,6 @@ class WsConnection final : public ConnectionBase,
       // Beast has already sent close code 1009.
       spdlog::debug("[conn={}] frame above the size limit", id_);
       metrics().CountClose(admin::CloseReason::kFrameTooBig);
-    } else if (ec == beast::error::timeout && upgraded_) {
-      spdlog::debug("[conn={}] idle timeout", id_);
-      metrics().CountClose(admin::CloseReason::kIdleTimeout);
     } else if (!IsOrdinaryEnd(ec)) {
       spdlog::debug("[conn={}] {}: {}", id_, what, ec.message());
     }
@@ -496,12 +577,15 @@ class WsConnection final : public ConnectionBase,
   std::size_t queued_bytes_ = 0;
   std::uint16_t close_code_ = 0;
   std::string close_text_;
+  Clock::time_point last_heard_;
 
   bool upgraded_ = false;
   bool writing_ = false;
   bool write_scheduled_ = false;
   bool corked_ = false;
   bool read_paused_ = false;
+  bool pinged_since_heard_ = false;
+  bool ping_in_flight_ = false;
   bool close_requested_ = false;
   bool finished_ = false;
 };
@@ -719,6 +803,7 @@ class Server::Impl {
         if (connection) connection->OnConnectDeadline();
       }
       DropStalledWriters(worker, now);
+      RunSilenceChecks(worker, now);
       StartTicking(worker);
     });
   }

@@ -32,6 +32,8 @@
 #include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "server_teardown.h"
+
 struct ssl_st;
 
 namespace parley::gateway {
@@ -185,12 +187,11 @@ auto TlsStream::async_write_some(const ConstBuffers& buffers, Handler&& handler)
 }
 
 // Beast's WebSocket close ends with a teardown of the layer below, found by ADL: close_notify,
-// then the TCP teardown of the socket.
+// then the server's end of the TCP connection (server_teardown.h).
 template <class Handler>
-void async_teardown(boost::beast::role_type role, TlsStream& stream, Handler&& handler) {
+void async_teardown(boost::beast::role_type /*server*/, TlsStream& stream, Handler&& handler) {
   stream.ShutdownNow();
-  boost::beast::websocket::async_teardown(role, stream.next_layer(),
-                                          std::forward<Handler>(handler));
+  AsyncServerTeardown(stream.next_layer(), std::forward<Handler>(handler));
 }
 
 void teardown(boost::beast::role_type role, TlsStream& stream, boost::system::error_code& ec);

@@ -349,7 +349,7 @@ TEST_P(BacklogTest, AFrameAboveTheLimitDuringABacklogStillCloses1009) {
     TestClient bob(*server_, WireFormat::kBinary);
     ASSERT_TRUE(bob.Connect("bob")) << bob.last_error();
     ASSERT_TRUE(bob.SendRaw(std::string(70 * 1024, 'x'), false));  // The limit is 64 KiB.
-    EXPECT_EQ(bob.WaitClosed(30s), 1009);
+    EXPECT_EQ(bob.WaitClosed(30s), 1009) << server_->Log();
   }
 
   TestClient bob(*server_, WireFormat::kBinary);

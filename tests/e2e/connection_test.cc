@@ -44,6 +44,9 @@ TEST(ConnectionTest, ASilentConnectionIsClosedWithinTheIdleTimeout) {
     ASSERT_TRUE(lively.NothingWithin(100ms)) << lively.last_error();
   }
   EXPECT_TRUE(silent.WaitClosed(1s).has_value()) << "still open after the idle timeout";
+  const std::string metrics = HttpGet(server.admin_port(), "/metrics").body;
+  EXPECT_EQ(MetricValue(metrics, "parley_connections_closed_total{reason=\"idle_timeout\"}"), 1)
+      << metrics;
 
   v1::ClientFrame ping;
   ping.set_request_id(1);
