@@ -27,11 +27,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/core/role.hpp>
-#include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "server_teardown.h"
-#include <sys/socket.h>
 
 namespace parley::gateway {
 
@@ -48,17 +46,6 @@ class BurstSocket {
 
   // Whether the writes from now on are held back for the next write that is not.
   void HoldWrites(bool hold) { hold_ = hold; }
-
-  // Sends what is held, if the socket takes it at once, without waiting: for a connection
-  // dropped in the middle of a burst, which would otherwise lose the frames before the drop.
-  void SendHeldNow() {
-    // While a flush is under way the held bytes are its own, partly sent already.
-    if (flushing_ || held_.empty() || !socket_.is_open()) return;
-    // Best effort: the connection is going away either way.
-    [[maybe_unused]] const auto sent =
-        ::send(socket_.native_handle(), held_.data(), held_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    held_ = std::string();
-  }
 
   // Sends what is held, then ends the connection as a server does (server_teardown.h).
   // Handler: void(error_code).
@@ -120,7 +107,6 @@ class BurstSocket {
     void operator()(Self& self, boost::system::error_code ec = {}, std::size_t = 0) {
       if (!started) {
         started = true;
-        stream.flushing_ = true;
         return boost::asio::async_write(
             stream.socket_,
             boost::beast::buffers_cat(boost::asio::const_buffer(boost::asio::buffer(stream.held_)),
@@ -128,7 +114,6 @@ class BurstSocket {
             std::move(self));
       }
       // An idle connection keeps no buffer.
-      stream.flushing_ = false;
       stream.held_ = std::string();
       self.complete(ec, ec ? 0 : size);
     }
@@ -163,7 +148,6 @@ class BurstSocket {
   next_layer_type socket_;
   std::string held_;
   bool hold_ = false;
-  bool flushing_ = false;
 };
 
 // Beast's WebSocket close ends with a teardown of the layer below, found by ADL. What is held
@@ -171,12 +155,6 @@ class BurstSocket {
 template <class Handler>
 void async_teardown(boost::beast::role_type /*server*/, BurstSocket& stream, Handler&& handler) {
   stream.AsyncTeardown(std::forward<Handler>(handler));
-}
-
-inline void teardown(boost::beast::role_type role, BurstSocket& stream,
-                     boost::system::error_code& ec) {
-  stream.SendHeldNow();
-  boost::beast::websocket::teardown(role, stream.next_layer(), ec);
 }
 
 }  // namespace parley::gateway

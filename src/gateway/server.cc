@@ -543,7 +543,6 @@ class WsConnection final : public ConnectionBase,
     finished_ = true;
     if (session_) session_->OnConnectionClosed();
 
-    if constexpr (!kTls) ws_.next_layer().SendHeldNow();
     error_code ignored;
     beast::get_lowest_layer(ws_).shutdown(Socket::shutdown_both, ignored);
     beast::get_lowest_layer(ws_).close(ignored);
