@@ -132,7 +132,15 @@ TEST(ConnectionTest, MetricsCountAScriptedExchange) {
   ASSERT_TRUE(bob.CollectItems(3, /*ack=*/true));
   ASSERT_TRUE(alice.CollectItems(3, /*ack=*/true));  // The three DELIVERED receipts.
 
-  const std::string metrics = HttpGet(server.admin_port(), "/metrics").body;
+  // The last acks may still be committing, and a scrape reads the batch counter and the batch
+  // histogram one after the other: take the figures once the writer is quiet.
+  std::string metrics;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    metrics = HttpGet(server.admin_port(), "/metrics").body;
+  } while (MetricValue(metrics, "parley_store_batch_ops_count") !=
+               MetricValue(metrics, "parley_store_batches_total") &&
+           std::chrono::steady_clock::now() < deadline);
   EXPECT_EQ(MetricValue(metrics, "parley_messages_accepted_total"), 3) << metrics;
   EXPECT_EQ(MetricValue(metrics, "parley_messages_duplicate_total"), 1) << metrics;
   EXPECT_EQ(MetricValue(metrics, "parley_sessions"), 2) << metrics;
