@@ -41,17 +41,14 @@ class ServerTeardown {
       // The end of the client's side, or an error: either way nothing more will come.
       if (ec || drained_ > kMaxDrainBytes) return Close(self);
     }
-    socket_.async_read_some(boost::asio::buffer(Sink()), std::move(self));
+    socket_.async_read_some(boost::asio::buffer(sink_), std::move(self));
   }
 
  private:
   static constexpr std::size_t kMaxDrainBytes = 1 << 20;
 
   // What is drained is dropped, so every teardown of a thread reads into the same bytes.
-  static char (&Sink())[4096] {
-    static thread_local char sink[4096];
-    return sink;
-  }
+  static inline thread_local char sink_[4096];
 
   template <class Self>
   void Close(Self& self) {
